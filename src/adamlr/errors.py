@@ -1,0 +1,80 @@
+"""Exception types raised by the adamlr library.
+
+The library never prints and never exits: it raises one of these. Only the CLI
+turns them into one line on stderr and the exit code carried by the class.
+
+Exit codes:
+    0: success.
+    1: the user's input or code failed (:class:`InputError` and subclasses).
+    2: usage: nonsense options or an invalid configuration (:class:`UsageError`).
+    3: a weight sample did not converge and ``--strict`` was given
+       (:class:`NotConvergedError`).
+"""
+
+from __future__ import annotations
+
+
+class AdamlrError(Exception):
+    """Base class of every error adamlr raises on purpose."""
+
+    exit_code: int = 1
+
+
+class InputError(AdamlrError):
+    """The user's model, data, loss or their code did not do what was expected."""
+
+    exit_code = 1
+
+
+class LoadError(InputError):
+    """An import path did not resolve to an object."""
+
+
+class UserCodeError(InputError):
+    """A user-provided factory or function raised an exception."""
+
+
+class ModelError(InputError):
+    """The model factory returned something that is not usable as a model."""
+
+
+class DataError(InputError):
+    """The data is empty, malformed, or does not fit the model."""
+
+
+class NumericalError(InputError):
+    """A loss or a curvature value is NaN, infinite or otherwise unusable."""
+
+
+class UsageError(AdamlrError):
+    """Options or configuration that make no sense."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """A configuration file or a set of settings is invalid.
+
+    Attributes:
+        problems: one human-readable line per offending field.
+    """
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        self.problems = list(problems or [])
+        if self.problems:
+            message = f"{message}: " + "; ".join(self.problems)
+        super().__init__(message)
+
+
+class NotConvergedError(AdamlrError):
+    """Raised (only under ``strict``) when a spectral-norm solve did not converge.
+
+    Attributes:
+        result: the full estimate, so a caller can still report it.
+    """
+
+    exit_code = 3
+
+    def __init__(self, message: str, result: object | None = None) -> None:
+        super().__init__(message)
+        self.result = result
