@@ -1,0 +1,190 @@
+"""Turn whatever the user gave as data into a re-iterable stream of batches.
+
+Accepted forms (after calling a zero-argument factory, if one was given):
+a ``DataLoader`` or any re-iterable of ``(inputs, targets)`` batches, a map-style
+``Dataset`` of ``(input, target)`` items, or a pair of tensors ``(X, y)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Dataset, IterableDataset
+
+from adamlr.errors import DataError
+from adamlr.loading import call_user
+
+EXPECTED = (
+    "a DataLoader, an iterable of (inputs, targets) batches, a map-style Dataset, "
+    "or a pair of tensors (X, y)"
+)
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+def _is_tensor_pair(obj: Any) -> bool:
+    return isinstance(obj, (tuple, list)) and len(obj) == 2 and all(torch.is_tensor(t) for t in obj)
+
+
+def _tensor_pair_batches(x: torch.Tensor, y: torch.Tensor, chunk_size: int | None) -> list[Batch]:
+    if x.ndim == 0 or y.ndim == 0 or x.shape[0] != y.shape[0]:
+        raise DataError(
+            f"expected X and y with the same number of rows, found X of shape {tuple(x.shape)} "
+            f"and y of shape {tuple(y.shape)}"
+        )
+    n = x.shape[0]
+    step = n if not chunk_size else chunk_size
+    return [(x[i : i + step], y[i : i + step]) for i in range(0, n, max(step, 1))]
+
+
+def _as_tensor(value: Any, role: str, index: int) -> torch.Tensor:
+    if torch.is_tensor(value):
+        return value
+    try:
+        return torch.as_tensor(value)
+    except Exception as exc:
+        raise DataError(
+            f"expected batch {index} {role} to be a tensor, found {type(value).__name__}"
+        ) from exc
+
+
+def _check_batch(batch: Any, index: int) -> Batch:
+    if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+        found = f"{type(batch).__name__} of length {len(batch)}" if isinstance(batch, (tuple, list)) else type(batch).__name__
+        raise DataError(f"expected each batch to be an (inputs, targets) pair, found {found} at batch {index}")
+    inputs = _as_tensor(batch[0], "inputs", index)
+    targets = _as_tensor(batch[1], "targets", index)
+    if inputs.ndim == 0 or targets.ndim == 0 or inputs.shape[0] != targets.shape[0]:
+        raise DataError(
+            f"expected inputs and targets with the same batch size at batch {index}, found inputs "
+            f"{tuple(inputs.shape)} and targets {tuple(targets.shape)}"
+        )
+    return inputs, targets
+
+
+class BatchSource:
+    """A re-iterable stream of ``(inputs, targets)`` batches on one device and dtype.
+
+    Floating-point inputs and targets are cast to ``dtype``; integer targets (class
+    indices) are kept. After the first complete pass, the batches are kept on the
+    device if they total at most ``keep_bytes``, so later passes skip the user's loader.
+
+    Attributes:
+        description: what the data was, for reports.
+        n_examples: number of examples, known after the first pass (``None`` before).
+        n_batches: number of non-empty batches, known after the first pass.
+    """
+
+    def __init__(
+        self,
+        make_iterable: Callable[[], Iterable[Any]],
+        description: str,
+        device: torch.device,
+        dtype: torch.dtype,
+        keep_bytes: int = 2 * 1024**3,
+    ) -> None:
+        self._make_iterable = make_iterable
+        self.description = description
+        self.device = device
+        self.dtype = dtype
+        self.keep_bytes = keep_bytes
+        self.n_examples: int | None = None
+        self.n_batches: int | None = None
+        self._kept: list[Batch] | None = None
+
+    def _convert(self, batch: Batch) -> Batch:
+        inputs, targets = batch
+        if inputs.is_floating_point():
+            inputs = inputs.to(self.device, self.dtype)
+        else:
+            inputs = inputs.to(self.device)
+        if targets.is_floating_point():
+            targets = targets.to(self.device, self.dtype)
+        else:
+            targets = targets.to(self.device)
+        return inputs, targets
+
+    def __iter__(self) -> Iterator[Batch]:
+        if self._kept is not None:
+            yield from self._kept
+            return
+        kept: list[Batch] | None = []
+        used = 0
+        n = count = 0
+        for index, raw in enumerate(self._make_iterable()):
+            inputs, targets = self._convert(_check_batch(raw, index))
+            if inputs.shape[0] == 0:
+                continue
+            n += inputs.shape[0]
+            count += 1
+            if kept is not None:
+                used += inputs.numel() * inputs.element_size() + targets.numel() * targets.element_size()
+                if used <= self.keep_bytes:
+                    kept.append((inputs, targets))
+                else:
+                    kept = None
+            yield inputs, targets
+        if n == 0:
+            raise DataError(f"expected at least one example in {self.description}, found empty data")
+        self.n_examples, self.n_batches = n, count
+        self._kept = kept
+
+    @property
+    def kept_in_memory(self) -> bool:
+        """Whether the batches are held on the device after the first pass."""
+        return self._kept is not None
+
+
+def _iterable_for(obj: Any, factory: Callable[[], Any] | None, name: str, chunk_size: int | None) -> Callable[[], Iterable[Any]]:
+    if _is_tensor_pair(obj):
+        batches = _tensor_pair_batches(obj[0], obj[1], chunk_size)
+        return lambda: batches
+    if isinstance(obj, Dataset) and not isinstance(obj, IterableDataset) and hasattr(obj, "__len__"):
+        if len(obj) == 0:
+            raise DataError(f"expected at least one example in {name}, found an empty Dataset")
+        loader = DataLoader(obj, batch_size=chunk_size or len(obj), shuffle=False)
+        return lambda: loader
+    if isinstance(obj, Iterable) and not isinstance(obj, (str, bytes, dict)) and not torch.is_tensor(obj):
+        if iter(obj) is obj:  # a one-shot iterator: re-call the factory for each pass
+            if factory is None:
+                raise DataError(
+                    f"expected a re-iterable data source, found a one-shot {type(obj).__name__}; "
+                    "pass a function that returns it instead"
+                )
+            first: list[Any] = [obj]
+            def again() -> Iterable[Any]:
+                return first.pop() if first else call_user(factory, f"data factory {name}")
+            return again
+        return lambda: obj
+    raise DataError(f"expected {EXPECTED} from {name}, found {type(obj).__name__}")
+
+
+def as_batches(
+    data: Any,
+    *,
+    name: str,
+    device: torch.device,
+    dtype: torch.dtype,
+    chunk_size: int | None = None,
+    keep_bytes: int = 2 * 1024**3,
+) -> BatchSource:
+    """Wrap user data as a :class:`BatchSource`.
+
+    Args:
+        data: the data object, or a zero-argument callable returning it.
+        name: how to call the data in messages (its import path).
+        device: where batches go.
+        dtype: floating dtype for inputs and floating targets.
+        chunk_size: rows per batch for tensor pairs and Datasets (``None``: all at once).
+            A DataLoader's own batches are used as they come.
+        keep_bytes: keep batches on the device after one pass if they total at most this.
+    """
+    factory = None
+    obj = data
+    if callable(data) and not isinstance(data, (Dataset, DataLoader, torch.nn.Module)) and not torch.is_tensor(data):
+        factory = data
+        obj = call_user(data, f"data factory {name}")
+    make = _iterable_for(obj, factory, name, chunk_size)
+    return BatchSource(make, name, device, dtype, keep_bytes)

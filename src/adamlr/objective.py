@@ -1,0 +1,127 @@
+"""The training loss as a function of the weights: L(w) = (1/n) Σ_b n_b · loss_b(w).
+
+The user's module is never modified: :func:`working_copy` deep-copies it, moves the copy
+to the target device and dtype and puts it in eval mode, and every evaluation goes
+through :func:`torch.func.functional_call` with an explicit parameter dictionary.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Iterable
+
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from adamlr.data import BatchSource
+from adamlr.errors import AdamlrError, DataError, InputError, ModelError, NumericalError
+from adamlr.losses import LossFn
+
+Params = dict[str, torch.Tensor]
+
+_STATEFUL = (nn.modules.batchnorm._NormBase, nn.modules.dropout._DropoutNd)
+
+
+def working_copy(module: nn.Module, device: torch.device, dtype: torch.dtype) -> tuple[nn.Module, list[str]]:
+    """Deep-copy ``module`` to ``device``/``dtype`` in eval mode.
+
+    Returns:
+        The copy, and warnings about layers whose behaviour differs in eval mode.
+    """
+    try:
+        work = copy.deepcopy(module)
+    except Exception as exc:
+        raise ModelError(f"expected a model that copy.deepcopy can copy, found {type(exc).__name__}: {exc}") from exc
+    work = work.to(device=device, dtype=dtype).eval()
+    kinds = sorted({type(m).__name__ for m in work.modules() if isinstance(m, _STATEFUL)})
+    warnings = []
+    if kinds:
+        warnings.append(
+            f"model has {', '.join(kinds)} layers: the Hessian is taken in eval mode "
+            "(running statistics frozen, dropout off), which differs from the training-mode loss"
+        )
+    return work, warnings
+
+
+def trainable_parameters(module: nn.Module) -> Params:
+    """The parameters that require grad, detached, by name."""
+    params = {name: p.detach() for name, p in module.named_parameters() if p.requires_grad}
+    if not params:
+        raise ModelError("expected a model with at least one trainable parameter, found none")
+    return params
+
+
+def _shape(t: object) -> str:
+    return str(tuple(t.shape)) if torch.is_tensor(t) else type(t).__name__
+
+
+class Objective:
+    """The full-data mean loss of a model, evaluated at arbitrary parameters.
+
+    Args:
+        module: the working copy (see :func:`working_copy`).
+        loss_fn: ``fn(outputs, targets) -> scalar mean`` over a batch.
+        batches: the data.
+        loss_name: how to name the loss in messages.
+    """
+
+    def __init__(self, module: nn.Module, loss_fn: LossFn, batches: BatchSource, loss_name: str) -> None:
+        self.module = module
+        self.loss_fn = loss_fn
+        self.batches = batches
+        self.loss_name = loss_name
+
+    def batch_loss(self, params: Params, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Mean loss on one batch; user-code failures become one clear :class:`InputError`."""
+        try:
+            outputs = functional_call(self.module, params, (inputs,))
+        except AdamlrError:
+            raise
+        except Exception as exc:
+            raise DataError(
+                f"expected the model to accept inputs of shape {tuple(inputs.shape)}, "
+                f"found {type(exc).__name__}: {exc}"
+            ) from exc
+        try:
+            loss = self.loss_fn(outputs, targets)
+        except AdamlrError:
+            raise
+        except Exception as exc:
+            raise DataError(
+                f"expected loss {self.loss_name} to accept outputs {_shape(outputs)} and targets "
+                f"{_shape(targets)} (dtype {targets.dtype}), found {type(exc).__name__}: {exc}"
+            ) from exc
+        if not torch.is_tensor(loss) or loss.numel() != 1:
+            raise InputError(f"expected loss {self.loss_name} to return a scalar tensor, found {_shape(loss)}")
+        return loss.reshape(())
+
+    def weighted_losses(self, params: Params) -> Iterable[torch.Tensor]:
+        """Yield ``(n_b / n) · loss_b`` per batch (n known after the first pass).
+
+        On the first pass n is not known yet; callers that need the weights then should
+        use :meth:`value` first, which fills it in.
+        """
+        n = self.batches.n_examples
+        if n is None:
+            raise RuntimeError("the data size is not known yet: call value() first")
+        for inputs, targets in self.batches:
+            yield self.batch_loss(params, inputs, targets) * (inputs.shape[0] / n)
+
+    def value(self, params: Params) -> float:
+        """L(w): the full-data mean loss, weighted by batch size so a short batch counts right.
+
+        Raises:
+            NumericalError: the loss is NaN or infinite.
+        """
+        total = 0.0
+        count = 0
+        with torch.no_grad():
+            for inputs, targets in self.batches:
+                total += float(self.batch_loss(params, inputs, targets)) * inputs.shape[0]
+                count += inputs.shape[0]
+        value = total / count
+        if not math.isfinite(value):
+            raise NumericalError(f"expected a finite loss over the data, found {value} ({self.loss_name})")
+        return value

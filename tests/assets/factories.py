@@ -1,0 +1,97 @@
+"""Tiny importable factories for tests: good ones and broken ones."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, TensorDataset
+
+
+def _gen(seed: int = 0) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def tiny_mlp() -> nn.Module:
+    return nn.Sequential(nn.Linear(4, 5), nn.Tanh(), nn.Linear(5, 3))
+
+
+def tiny_relu_mlp() -> nn.Module:
+    return nn.Sequential(nn.Flatten(), nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 3))
+
+
+def tiny_data() -> tuple[torch.Tensor, torch.Tensor]:
+    g = _gen(1)
+    return torch.randn(23, 4, generator=g), torch.randint(0, 3, (23,), generator=g)
+
+
+def tiny_loader() -> DataLoader:
+    x, y = tiny_data()
+    return DataLoader(TensorDataset(x, y), batch_size=5, shuffle=False)
+
+
+def tiny_dataset() -> Dataset:
+    x, y = tiny_data()
+    return TensorDataset(x, y)
+
+
+def tiny_generator():
+    x, y = tiny_data()
+    return ((x[i : i + 7], y[i : i + 7]) for i in range(0, 23, 7))
+
+
+def linear_model() -> nn.Module:
+    return nn.Linear(6, 1, bias=False)
+
+
+def lsq_data() -> tuple[torch.Tensor, torch.Tensor]:
+    g = _gen(2)
+    x = torch.randn(40, 6, generator=g) * torch.tensor([3.0, 1.0, 0.5, 2.0, 1.0, 0.2])
+    return x, torch.randn(40, 1, generator=g)
+
+
+def bn_model() -> nn.Module:
+    return nn.Sequential(nn.Linear(4, 5), nn.BatchNorm1d(5), nn.ReLU(), nn.Dropout(0.5), nn.Linear(5, 3))
+
+
+def rng_model() -> nn.Module:
+    """Draws from the global RNG inside the factory (as most factories do)."""
+    model = tiny_mlp()
+    with torch.no_grad():
+        model[0].weight.add_(torch.randn(5, 4))
+    return model
+
+
+def raising_factory() -> nn.Module:
+    raise ValueError("width must be positive")
+
+
+def not_a_module() -> int:
+    return 42
+
+
+def nan_data() -> tuple[torch.Tensor, torch.Tensor]:
+    x, y = tiny_data()
+    x[3, 1] = float("nan")
+    return x, y
+
+
+def empty_data() -> tuple[torch.Tensor, torch.Tensor]:
+    return torch.zeros(0, 4), torch.zeros(0, dtype=torch.long)
+
+
+def triple_batches() -> list:
+    x, y = tiny_data()
+    return [(x, y, y)]
+
+
+def wrong_width_data() -> tuple[torch.Tensor, torch.Tensor]:
+    g = _gen(3)
+    return torch.randn(10, 7, generator=g), torch.randint(0, 3, (10,), generator=g)
+
+
+def mean_output(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """A loss linear in the outputs: with a linear model its Hessian is exactly zero."""
+    return outputs.mean()
+
+
+not_callable_thing = 3.5
