@@ -1,0 +1,3 @@
+from adamlr.cli import app
+
+app(prog_name="adamlr")

@@ -1,0 +1,120 @@
+"""The ``adamlr`` command line. Thin: options in, library call, report out.
+
+stdout carries exactly the result (Rich report, or JSON with ``--json``); progress bars,
+warnings and errors go to stderr. Errors are one line and an exit code (see
+:mod:`adamlr.errors`); ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+
+from adamlr import __version__
+from adamlr.config import merge_settings, read_yaml
+from adamlr.errors import AdamlrError, ConfigError, NotConvergedError
+from adamlr.estimate import estimate
+from adamlr.progress import RichProgress
+from adamlr.report import render, to_json
+
+app = typer.Typer(
+    name="adamlr", add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+    help="Recommend a constant Adam learning rate before training (Algorithm 2 of the 'exact constant step' paper).",
+)
+stdout = Console()
+stderr = Console(stderr=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        stdout.print(f"adamlr {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False) -> None:
+    """adamlr: α = sqrt(2·L(w0) / (K̂·T)) for Adam, with K̂ from Hessian spectral norms."""
+
+
+@contextmanager
+def errors_to_exit(debug: bool) -> Iterator[None]:
+    """Turn library errors into one stderr line and their exit code (a traceback with --debug)."""
+    try:
+        yield
+    except AdamlrError as exc:
+        if debug:
+            raise
+        stderr.print(f"adamlr: error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        stderr.print("adamlr: interrupted", highlight=False)
+        raise typer.Exit(130) from None
+
+
+Model = Annotated[Optional[str], typer.Option("--model", "-m", help="Model: 'pkg.mod:make_net' or 'file.py:make_net', a zero-argument factory returning an nn.Module (or a module).")]
+Data = Annotated[Optional[str], typer.Option("--data", "-d", help="Data: import path to a DataLoader, iterable of (inputs, targets), map-style Dataset, (X, y) tensors, or a factory of one.")]
+Epochs = Annotated[Optional[int], typer.Option(help="Training horizon T in epochs (the paper's convention). Exactly one of --epochs/--steps.")]
+Steps = Annotated[Optional[int], typer.Option(help="Training horizon T in optimizer steps instead of epochs.")]
+Loss = Annotated[Optional[str], typer.Option(help="cross_entropy (default), mse, nll, bce_with_logits, or 'pkg.mod:fn' with fn(outputs, targets) -> scalar mean.")]
+Samples = Annotated[Optional[int], typer.Option(help="N, the number of weight samples (default 10).")]
+Weights = Annotated[Optional[str], typer.Option(help="Weight distribution: gaussian (default; full-domain, σ = init RMS per tensor) or init (the factory's initializer, new seed).")]
+Scale = Annotated[Optional[float], typer.Option(help="Multiplier on the sampled weights' scale (default 1). K̂ depends strongly on it.")]
+Method = Annotated[Optional[str], typer.Option(help="Eigen-solver: lanczos (default) or power (the paper's power method).")]
+Tol = Annotated[Optional[float], typer.Option(help="Relative residual ‖Hv−λv‖/|λ| at which a solve stops (default 1e-3).")]
+MaxIter = Annotated[Optional[int], typer.Option("--max-iter", help="Most Hessian-vector products per sample (default 100).")]
+Seed = Annotated[Optional[int], typer.Option(help="Seed for the model factory, weight samples and start vectors (default 0).")]
+Device = Annotated[Optional[str], typer.Option(help="auto (default: cuda when available), cpu, cuda or cuda:N.")]
+Dtype = Annotated[Optional[str], typer.Option(help="float32 (default) or float64.")]
+Floor = Annotated[Optional[float], typer.Option("--loss-floor", help="A known lower bound L* on the loss: α = sqrt(2(L(w0)−L*)/(K̂T)). Default 0.")]
+Hvp = Annotated[Optional[str], typer.Option(help="auto (default), cached (one gradient graph per sample, reused) or stream (batch by batch, bounded memory).")]
+Chunk = Annotated[Optional[int], typer.Option("--chunk-size", help="Rows per forward pass for (X, y) tensors and Datasets (default: all at once). Does not change the result.")]
+Config = Annotated[Optional[Path], typer.Option("--config", "-c", help="YAML file with any of these options (keys as option names); flags given here win.")]
+Strict = Annotated[Optional[bool], typer.Option("--strict/--no-strict", help="Exit 3 when a sample did not converge.")]
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of the report.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors.")]
+
+
+def settings_from(config: Path | None, cli: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """Merge defaults < YAML < flags; returns (settings, {model, data})."""
+    file_values = read_yaml(config) if config is not None else {}
+    settings, extras = merge_settings(file_values, cli, extra_keys=("model", "data"))
+    missing = [k for k in ("model", "data") if not extras.get(k)]
+    if missing:
+        raise ConfigError("missing inputs", [f"{k}: expected --{k} or '{k}:' in the config file, found none" for k in missing])
+    return settings, extras
+
+
+@app.command("estimate")
+def estimate_command(
+    model: Model = None, data: Data = None, epochs: Epochs = None, steps: Steps = None, loss: Loss = None,
+    samples: Samples = None, weights: Weights = None, scale: Scale = None, method: Method = None, tol: Tol = None,
+    max_iter: MaxIter = None, seed: Seed = None, device: Device = None, dtype: Dtype = None, loss_floor: Floor = None,
+    hvp: Hvp = None, chunk_size: Chunk = None, config: Config = None, strict: Strict = None,
+    json: Json = False, quiet: Quiet = False, debug: Debug = False,
+) -> None:
+    """Run Algorithm 2 (N weight samples, Hessian spectral norm at each, K̂ = max) and print α."""
+    cli = dict(model=model, data=data, epochs=epochs, steps=steps, loss=loss, samples=samples, weights=weights,
+               scale=scale, method=method, tol=tol, max_iter=max_iter, seed=seed, device=device, dtype=dtype,
+               loss_floor=loss_floor, hvp=hvp, chunk_size=chunk_size, strict=strict)
+    with errors_to_exit(debug):
+        settings, inputs = settings_from(config, cli)
+        with RichProgress(stderr, enabled=not quiet) as progress:
+            try:
+                result = estimate(inputs["model"], inputs["data"], settings=settings, progress=progress)
+            except NotConvergedError as exc:
+                _emit(exc.result, json)
+                raise
+        _emit(result, json)
+
+
+def _emit(result: Any, as_json: bool) -> None:
+    if as_json:
+        print(to_json(result))
+    else:
+        stdout.print(render(result))

@@ -1,0 +1,170 @@
+"""Settings of an estimate: defaults < YAML file < command line, validated in one place.
+
+Every problem is collected before raising, so a user fixes a config file in one go.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from adamlr.errors import ConfigError
+
+DEVICES = ("auto", "cpu", "cuda")
+DTYPES = ("float32", "float64")
+METHODS = ("lanczos", "power")
+HVP_MODES = ("auto", "cached", "stream")
+WEIGHTS = ("gaussian", "init")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How to run Algorithm 2. See ``adamlr estimate --help`` for each field."""
+
+    epochs: int | None = None
+    steps: int | None = None
+    loss: Any = "cross_entropy"
+    samples: int = 10
+    weights: str = "gaussian"
+    scale: float = 1.0
+    method: str = "lanczos"
+    tol: float = 1e-3
+    max_iter: int = 100
+    seed: int = 0
+    device: str = "auto"
+    dtype: str = "float32"
+    loss_floor: float = 0.0
+    hvp: str = "auto"
+    chunk_size: int | None = None
+    strict: bool = False
+
+    def __post_init__(self) -> None:
+        problems = _problems(self)
+        if problems:
+            raise ConfigError("invalid settings", problems)
+
+    @property
+    def horizon(self) -> tuple[int, str]:
+        """T and its unit: ``(epochs, "epochs")`` or ``(steps, "steps")``."""
+        return (self.epochs, "epochs") if self.epochs is not None else (self.steps, "steps")  # type: ignore[return-value]
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        if callable(out["loss"]):
+            out["loss"] = getattr(out["loss"], "__name__", "custom")
+        return out
+
+
+FIELD_NAMES = tuple(f.name for f in fields(Settings))
+INT_FIELDS = ("epochs", "steps", "samples", "max_iter", "seed", "chunk_size")
+FLOAT_FIELDS = ("scale", "tol", "loss_floor")
+CHOICES = {"weights": WEIGHTS, "method": METHODS, "device": DEVICES, "dtype": DTYPES, "hvp": HVP_MODES}
+
+
+def _type_problem(name: str, value: Any) -> str | None:
+    if value is None and name in ("epochs", "steps", "chunk_size"):
+        return None
+    if name in INT_FIELDS and (isinstance(value, bool) or not isinstance(value, int)):
+        return f"{name}: expected an integer, found {type(value).__name__} {value!r}"
+    if name in FLOAT_FIELDS and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        return f"{name}: expected a number, found {type(value).__name__} {value!r}"
+    if name == "strict" and not isinstance(value, bool):
+        return f"strict: expected true or false, found {type(value).__name__} {value!r}"
+    if name == "loss" and not (isinstance(value, str) or callable(value)):
+        return f"loss: expected a loss name or import path, found {type(value).__name__} {value!r}"
+    if name in CHOICES:
+        ok = isinstance(value, str) and (value in CHOICES[name] or (name == "device" and value.startswith("cuda:")))
+        if not ok:
+            return f"{name}: expected one of {', '.join(CHOICES[name])}, found {value!r}"
+    return None
+
+
+def _range_problems(s: Settings) -> list[str]:
+    out = []
+    if s.epochs is not None and s.steps is not None:
+        out.append(f"epochs/steps: expected exactly one of them, found both (epochs={s.epochs}, steps={s.steps})")
+    elif s.epochs is None and s.steps is None:
+        out.append("epochs/steps: expected exactly one of them (the training horizon T), found neither")
+    for name in ("epochs", "steps"):
+        value = getattr(s, name)
+        if value is not None and value <= 0:
+            out.append(f"{name}: expected T > 0, found {value}")
+    checks = [
+        ("samples", s.samples >= 1, "at least 1"),
+        ("max_iter", s.max_iter >= 1, "at least 1"),
+        ("seed", s.seed >= 0, "a non-negative integer"),
+        ("scale", s.scale > 0 and math.isfinite(s.scale), "a positive finite number"),
+        ("tol", 0 < s.tol < 1, "a relative tolerance in (0, 1)"),
+        ("loss_floor", math.isfinite(s.loss_floor), "a finite number"),
+        ("chunk_size", s.chunk_size is None or s.chunk_size >= 1, "at least 1"),
+    ]
+    out += [f"{name}: expected {what}, found {getattr(s, name)!r}" for name, ok, what in checks if not ok]
+    return out
+
+
+def _problems(s: Settings) -> list[str]:
+    typed = [p for name in FIELD_NAMES if (p := _type_problem(name, getattr(s, name)))]
+    return typed or _range_problems(s)
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping with ``yaml.safe_load``.
+
+    Raises:
+        ConfigError: the file is missing, unreadable, not YAML, or not a mapping.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as exc:
+        raise ConfigError(f"expected a readable YAML file at {str(p)!r}, found {type(exc).__name__}: {exc.strerror or exc}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where is not None else ""
+        raise ConfigError(f"expected valid YAML in {str(p)!r}, found a syntax error{line}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"expected a mapping of option names to values in {str(p)!r}, found {type(data).__name__}")
+    return data
+
+
+def merge_settings(file_values: dict[str, Any], cli_values: dict[str, Any], extra_keys: tuple[str, ...] = ()) -> tuple[Settings, dict[str, Any]]:
+    """Combine defaults < file < command line into validated :class:`Settings`.
+
+    Args:
+        file_values: the YAML mapping (dashes in keys are accepted as underscores).
+        cli_values: options given on the command line (``None`` means not given).
+        extra_keys: keys allowed besides the settings (e.g. ``model``, ``data``), returned apart.
+
+    Returns:
+        The settings and the extra values (command line over file).
+
+    Raises:
+        ConfigError: unknown keys, wrong types or out-of-range values, every one listed.
+    """
+    normalized = {str(k).replace("-", "_"): v for k, v in file_values.items()}
+    unknown = [k for k in normalized if k not in FIELD_NAMES and k not in extra_keys]
+    merged = {k: v for k, v in normalized.items() if k in FIELD_NAMES}
+    extras = {k: v for k, v in normalized.items() if k in extra_keys}
+    if cli_values.get("epochs") is not None or cli_values.get("steps") is not None:
+        merged.pop("epochs", None)  # a horizon on the command line replaces the file's
+        merged.pop("steps", None)
+    for key, value in cli_values.items():
+        if value is not None:
+            (extras if key in extra_keys else merged)[key] = value
+    problems = [f"{k}: unknown option (expected one of {', '.join(FIELD_NAMES + extra_keys)})" for k in unknown]
+    try:
+        settings = Settings(**merged)
+    except ConfigError as exc:
+        problems += exc.problems
+        settings = None  # type: ignore[assignment]
+    if problems:
+        raise ConfigError("invalid configuration", problems)
+    return settings, extras

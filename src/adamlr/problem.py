@@ -1,0 +1,89 @@
+"""Resolve what the user gave (model, data, loss) into an :class:`Objective` to analyse."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from adamlr.data import as_batches
+from adamlr.errors import ModelError, UsageError
+from adamlr.loading import call_user, describe, load_object
+from adamlr.losses import LossFn, resolve_loss
+from adamlr.objective import Objective, Params, trainable_parameters, working_copy
+from adamlr.rng import seed_all
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` → CUDA when available, else CPU; ``cuda`` without a GPU is a usage error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError(f"expected a CUDA device for --device {name}, found none (torch {torch.__version__})")
+    try:
+        return torch.device(name)
+    except RuntimeError as exc:
+        raise UsageError(f"expected a device like cpu, cuda or cuda:0, found {name!r}") from exc
+
+
+def build_model(model: Any, seed: int) -> tuple[nn.Module, Callable[[], nn.Module] | None, str]:
+    """Import and call the model factory under ``seed``; returns (module, factory, name).
+
+    Call inside :func:`adamlr.rng.preserved_rng`: the global RNG is seeded here.
+    """
+    name = describe(model)
+    obj = load_object(model) if isinstance(model, str) else model
+    if isinstance(obj, nn.Module):
+        return obj, None, name
+    if not callable(obj):
+        raise ModelError(f"expected {name} to be an nn.Module or a function returning one, found {type(obj).__name__}")
+    seed_all(seed)
+    module = call_user(obj, f"model factory {name}")
+    if not isinstance(module, nn.Module):
+        raise ModelError(f"expected model factory {name} to return an nn.Module, found {type(module).__name__}")
+    return module, obj, name
+
+
+@dataclass
+class Problem:
+    """The resolved model, data and loss.
+
+    Attributes:
+        user_model: the module the factory returned (or the user's instance); never modified.
+        factory: the zero-argument factory, when one was given.
+        objective: L(w) on a working copy of the model.
+        initial_params: w0, the factory's weights, on the working device and dtype.
+        warnings: things the user should know (eval-mode layers, …).
+    """
+
+    user_model: nn.Module
+    factory: Callable[[], nn.Module] | None
+    model_name: str
+    objective: Objective
+    initial_params: Params
+    device: torch.device
+    dtype: torch.dtype
+    warnings: list[str]
+
+    @property
+    def n_params(self) -> int:
+        return sum(p.numel() for p in self.initial_params.values())
+
+
+def prepare(model: Any, data: Any, loss: str | LossFn, *, device: str, dtype: str, seed: int,
+            chunk_size: int | None = None) -> Problem:
+    """Build the problem: model under ``seed``, working copy, batches and loss."""
+    dev = resolve_device(device)
+    torch_dtype = DTYPES[dtype]
+    loss_fn, loss_name = resolve_loss(loss)
+    user_model, factory, model_name = build_model(model, seed)
+    work, warnings = working_copy(user_model, dev, torch_dtype)
+    data_obj = load_object(data) if isinstance(data, str) else data
+    batches = as_batches(data_obj, name=describe(data), device=dev, dtype=torch_dtype, chunk_size=chunk_size)
+    objective = Objective(work, loss_fn, batches, loss_name)
+    return Problem(user_model, factory, model_name, objective, trainable_parameters(work), dev, torch_dtype, warnings)

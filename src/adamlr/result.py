@@ -1,0 +1,85 @@
+"""Frozen result types of an estimate, and their JSON form."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class SampleResult:
+    """One weight sample of Algorithm 2.
+
+    Attributes:
+        index: 0-based sample number.
+        spectral_norm: ‖∇²L(w_j)‖₂ = max |λ|.
+        eigenvalue: the dominant eigenvalue with its sign.
+        iterations: Hessian-vector products used by the solver.
+        converged: whether the relative residual fell below the tolerance.
+        residual: final relative residual ‖Hv − λv‖ / |λ|.
+        seconds: wall time of this sample (graph build and solve).
+        loss: L(w_j), the full-data loss at the sample.
+        gradient_norm: ‖∇L(w_j)‖₂.
+        history: the eigenvalue estimate after each iteration.
+    """
+
+    index: int
+    spectral_norm: float
+    eigenvalue: float
+    iterations: int
+    converged: bool
+    residual: float
+    seconds: float
+    loss: float
+    gradient_norm: float
+    history: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class EstimateResult:
+    """Everything an estimate computed, and how.
+
+    Attributes:
+        lr: the recommended constant Adam step α = sqrt(2 (L(w0) − L*) / (K̂ T)).
+        k_hat: K̂ = max_j ‖∇²L(w_j)‖₂.
+        initial_loss: L(w0) over the whole data set.
+        T: the horizon; ``horizon_unit`` says whether it counts epochs or steps.
+        samples: the per-sample results.
+    """
+
+    lr: float
+    k_hat: float
+    initial_loss: float
+    T: int
+    horizon_unit: str
+    loss_floor: float
+    samples: tuple[SampleResult, ...]
+    settings: dict[str, Any]
+    model: dict[str, Any]
+    data: dict[str, Any]
+    device: str
+    dtype: str
+    hvp_mode: str
+    seconds: float
+    peak_memory_bytes: int | None
+    peak_memory_kind: str
+    warnings: tuple[str, ...] = field(default=())
+    version: str = ""
+
+    @property
+    def all_converged(self) -> bool:
+        return all(s.converged for s in self.samples)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dictionary; its top-level keys are a stable contract (schema_version 1)."""
+        out = {"schema_version": SCHEMA_VERSION}
+        out.update(asdict(self))
+        out["samples"] = [
+            {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(s).items()} for s in self.samples
+        ]
+        out["warnings"] = list(self.warnings)
+        out["all_converged"] = self.all_converged
+        out["hvp_total"] = sum(s.iterations for s in self.samples)
+        return out
