@@ -145,3 +145,40 @@ def test_to_dict_contract():
         assert key in d
     for key in ("spectral_norm", "iterations", "converged", "seconds"):
         assert key in d["samples"][0]
+
+
+def test_mini_batch_least_squares_matches_the_batch_hessian():
+    """With --batch-size B the sample's norm is that of 2/B X_Bᵀ X_B for its random batch."""
+    from adamlr.sampling import sample_seed
+
+    x, y = f.lsq_data()
+    r = estimate(A + "linear_model", A + "lsq_data", epochs=1, loss="mse", samples=2, batch_size=16,
+                 batches_per_sample=3, **(TIGHT | {"max_iter": 20}))
+    for s in r.samples:
+        gen = torch.Generator().manual_seed(sample_seed(0, s.index, stream=2))
+        expected = []
+        for _ in range(3):
+            idx = torch.randperm(40, generator=gen)[:16]
+            xb = x[idx].double()
+            expected.append(float(np.linalg.eigvalsh((2.0 / 16 * xb.T @ xb).numpy())[-1]))
+        assert s.batch_norms == pytest.approx(tuple(expected), rel=1e-8)
+        assert s.spectral_norm == pytest.approx(float(np.mean(expected)), rel=1e-8)
+    assert any("mini-batch" in w for w in r.warnings)
+
+
+def test_mini_batch_of_everything_equals_full_data():
+    full = estimate(A + "linear_model", A + "lsq_data", epochs=1, loss="mse", samples=1, **TIGHT)
+    whole = estimate(A + "linear_model", A + "lsq_data", epochs=1, loss="mse", samples=1, batch_size=40, **TIGHT)
+    assert whole.k_hat == pytest.approx(full.k_hat, rel=1e-9)
+
+
+def test_mini_batch_needs_random_access():
+    with pytest.raises(DataError, match="random access"):
+        estimate(A + "tiny_mlp", A + "tiny_generator", epochs=1, batch_size=4)
+    with pytest.raises(DataError, match="at most the 23 examples"):
+        estimate(A + "tiny_mlp", A + "tiny_data", epochs=1, batch_size=50)
+
+
+def test_mini_batch_from_a_dataloader_dataset():
+    r = estimate(A + "tiny_mlp", A + "tiny_loader", epochs=1, samples=1, batch_size=8, batches_per_sample=2)
+    assert len(r.samples[0].batch_norms) == 2

@@ -120,3 +120,22 @@ def test_accuracy_contract_on_adversarial_spectra():
             assert r.converged
             assert abs(r.spectral_norm - true_norm(a)) <= tol * true_norm(a)
             assert r.residual < tol / 10
+
+
+@pytest.mark.parametrize("method", ["lanczos", "power"])
+def test_lockstep_solves_equal_single_solves(method):
+    from adamlr.solvers import spectral_norms
+
+    mats = [torch.from_numpy(symmetric([3.0 + i, 1.0, -0.5] + [0.1] * 10, seed=i)) for i in range(3)]
+    starts = [torch.from_numpy(np.random.default_rng(i).standard_normal(13)) for i in range(3)]
+    seen = []
+
+    def batched(vectors, indices):
+        seen.append(list(indices))
+        return torch.stack([mats[i] @ v for v, i in zip(vectors, indices)])
+
+    together = spectral_norms(batched, starts, method=method, tol=1e-8, max_iter=300)
+    alone = [spectral_norm(lambda v, m=m: m @ v, s, method=method, tol=1e-8, max_iter=300) for m, s in zip(mats, starts)]
+    for a, b in zip(together, alone):
+        assert a.iterations == b.iterations and a.spectral_norm == pytest.approx(b.spectral_norm, rel=1e-12)
+    assert seen[0] == [0, 1, 2]

@@ -73,6 +73,8 @@ Dtype = Annotated[Optional[str], typer.Option(help="float32 (default) or float64
 Floor = Annotated[Optional[float], typer.Option("--loss-floor", help="A known lower bound L* on the loss: α = sqrt(2(L(w0)−L*)/(K̂T)). Default 0.")]
 Hvp = Annotated[Optional[str], typer.Option(help="auto (default), cached (one gradient graph per sample, reused) or stream (batch by batch, bounded memory).")]
 Chunk = Annotated[Optional[int], typer.Option("--chunk-size", help="Rows per forward pass for (X, y) tensors and Datasets (default: all at once). Does not change the result.")]
+BatchSize = Annotated[Optional[int], typer.Option("--batch-size", help="Mini-batch Algorithm 2: each sample's ‖H‖ from random batches of this size (default: the full data).")]
+PerSample = Annotated[Optional[int], typer.Option("--batches-per-sample", help="With --batch-size: random batches per weight sample; the report shows their spread (default 1).")]
 Config = Annotated[Optional[Path], typer.Option("--config", "-c", help="YAML file with any of these options (keys as option names); flags given here win.")]
 Strict = Annotated[Optional[bool], typer.Option("--strict/--no-strict", help="Exit 3 when a sample did not converge.")]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of the report.")]
@@ -95,13 +97,15 @@ def estimate_command(
     model: Model = None, data: Data = None, epochs: Epochs = None, steps: Steps = None, loss: Loss = None,
     samples: Samples = None, weights: Weights = None, scale: Scale = None, method: Method = None, tol: Tol = None,
     max_iter: MaxIter = None, seed: Seed = None, device: Device = None, dtype: Dtype = None, loss_floor: Floor = None,
-    hvp: Hvp = None, chunk_size: Chunk = None, config: Config = None, strict: Strict = None,
+    hvp: Hvp = None, chunk_size: Chunk = None, batch_size: BatchSize = None, batches_per_sample: PerSample = None,
+    config: Config = None, strict: Strict = None,
     json: Json = False, quiet: Quiet = False, debug: Debug = False,
 ) -> None:
     """Run Algorithm 2 (N weight samples, Hessian spectral norm at each, K̂ = max) and print α."""
     cli = dict(model=model, data=data, epochs=epochs, steps=steps, loss=loss, samples=samples, weights=weights,
                scale=scale, method=method, tol=tol, max_iter=max_iter, seed=seed, device=device, dtype=dtype,
-               loss_floor=loss_floor, hvp=hvp, chunk_size=chunk_size, strict=strict)
+               loss_floor=loss_floor, hvp=hvp, chunk_size=chunk_size, batch_size=batch_size,
+               batches_per_sample=batches_per_sample, strict=strict)
     with errors_to_exit(debug):
         settings, inputs = settings_from(config, cli)
         with RichProgress(stderr, enabled=not quiet) as progress:

@@ -40,6 +40,8 @@ class Settings:
     loss_floor: float = 0.0
     hvp: str = "auto"
     chunk_size: int | None = None
+    batch_size: int | None = None
+    batches_per_sample: int = 1
     strict: bool = False
 
     def __post_init__(self) -> None:
@@ -60,13 +62,13 @@ class Settings:
 
 
 FIELD_NAMES = tuple(f.name for f in fields(Settings))
-INT_FIELDS = ("epochs", "steps", "samples", "max_iter", "seed", "chunk_size")
+INT_FIELDS = ("epochs", "steps", "samples", "max_iter", "seed", "chunk_size", "batch_size", "batches_per_sample")
 FLOAT_FIELDS = ("scale", "tol", "loss_floor")
 CHOICES = {"weights": WEIGHTS, "method": METHODS, "device": DEVICES, "dtype": DTYPES, "hvp": HVP_MODES}
 
 
 def _type_problem(name: str, value: Any) -> str | None:
-    if value is None and name in ("epochs", "steps", "chunk_size"):
+    if value is None and name in ("epochs", "steps", "chunk_size", "batch_size"):
         return None
     if name in INT_FIELDS and (isinstance(value, bool) or not isinstance(value, int)):
         return f"{name}: expected an integer, found {type(value).__name__} {value!r}"
@@ -101,6 +103,8 @@ def _range_problems(s: Settings) -> list[str]:
         ("tol", 0 < s.tol < 1, "a relative tolerance in (0, 1)"),
         ("loss_floor", math.isfinite(s.loss_floor), "a finite number"),
         ("chunk_size", s.chunk_size is None or s.chunk_size >= 1, "at least 1"),
+        ("batch_size", s.batch_size is None or s.batch_size >= 1, "at least 1"),
+        ("batches_per_sample", s.batches_per_sample >= 1, "at least 1"),
     ]
     out += [f"{name}: expected {what}, found {getattr(s, name)!r}" for name, ok, what in checks if not ok]
     return out

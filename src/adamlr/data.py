@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader, Dataset, IterableDataset
+from torch.utils.data import DataLoader, Dataset, IterableDataset, default_collate
 
 from adamlr.errors import DataError
 from adamlr.loading import call_user
@@ -93,6 +93,27 @@ class BatchSource:
         self.n_examples: int | None = None
         self.n_batches: int | None = None
         self._kept: list[Batch] | None = None
+        self.random_access: tuple[Picker, int] | None = None
+
+    def random_batch(self, size: int, generator: torch.Generator) -> "BatchSource":
+        """A one-batch source of ``size`` examples drawn without replacement (mini-batch Algorithm 2).
+
+        Raises:
+            DataError: the data gives no random access (a plain iterable of batches).
+        """
+        if self.random_access is None:
+            raise DataError(
+                f"expected data with random access for --batch-size (tensors, a map-style Dataset, or a "
+                f"DataLoader over one), found an iterable of batches in {self.description}"
+            )
+        pick, n = self.random_access
+        if size > n:
+            raise DataError(f"expected --batch-size at most the {n} examples of {self.description}, found {size}")
+        index = torch.randperm(n, generator=generator)[:size]
+        batch = _check_batch(pick(index), 0)
+        one = BatchSource(lambda: [batch], f"{size} random examples of {self.description}", self.device, self.dtype)
+        list(one)  # fills n_examples and keeps the batch on the device
+        return one
 
     def _convert(self, batch: Batch) -> Batch:
         inputs, targets = batch
@@ -135,6 +156,22 @@ class BatchSource:
     def kept_in_memory(self) -> bool:
         """Whether the batches are held on the device after the first pass."""
         return self._kept is not None
+
+
+Picker = Callable[[torch.Tensor], Batch]
+
+
+def _picker_for(obj: Any) -> tuple[Picker, int] | None:
+    """Random access to examples by index, where the data allows it: ``(pick, n)``."""
+    if _is_tensor_pair(obj):
+        x, y = obj
+        return (lambda idx: (x[idx], y[idx])), int(x.shape[0])
+    dataset, collate = obj, default_collate
+    if isinstance(obj, DataLoader):
+        dataset, collate = obj.dataset, obj.collate_fn or default_collate
+    if isinstance(dataset, Dataset) and not isinstance(dataset, IterableDataset) and hasattr(dataset, "__len__"):
+        return (lambda idx: collate([dataset[int(i)] for i in idx])), len(dataset)
+    return None
 
 
 def _iterable_for(obj: Any, factory: Callable[[], Any] | None, name: str, chunk_size: int | None) -> Callable[[], Iterable[Any]]:
@@ -187,4 +224,6 @@ def as_batches(
         factory = data
         obj = call_user(data, f"data factory {name}")
     make = _iterable_for(obj, factory, name, chunk_size)
-    return BatchSource(make, name, device, dtype, keep_bytes)
+    source = BatchSource(make, name, device, dtype, keep_bytes)
+    source.random_access = _picker_for(obj)
+    return source

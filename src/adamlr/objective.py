@@ -73,6 +73,10 @@ class Objective:
         self.batches = batches
         self.loss_name = loss_name
 
+    def on(self, batches: BatchSource) -> "Objective":
+        """The same model and loss on other data (e.g. one random batch)."""
+        return Objective(self.module, self.loss_fn, batches, self.loss_name)
+
     def batch_loss(self, params: Params, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Mean loss on one batch; user-code failures become one clear :class:`InputError`."""
         try:

@@ -38,7 +38,8 @@ def _facts(r: EstimateResult) -> Table:
         ("model", f"{r.model['name']} ({r.model['class']}, {r.model['parameters']:,} parameters)"),
         ("data", f"{r.data['name']}: {r.data['examples']:,} examples in {r.data['batches']} batch(es)"),
         ("weights", f"{s['weights']} × scale {s['scale']:g}, seed {s['seed']}"),
-        ("solver", f"{s['method']}, tol {s['tol']:g}, max {s['max_iter']} iterations; HVP {r.hvp_mode}"),
+        ("solver", f"{s['method']}, tol {s['tol']:g}, max {s['max_iter']} iterations; HVP {r.hvp_mode}"
+                   + (f"; mini-batches of {s['batch_size']} × {s['batches_per_sample']} per sample" if s.get("batch_size") else "; full data")),
         ("device", f"{r.device}, {r.dtype}"),
         ("time", f"{r.seconds:.2f} s, {sum(x.iterations for x in r.samples)} Hessian-vector products"),
         ("memory", f"{human_bytes(r.peak_memory_bytes)} ({r.peak_memory_kind})"),
@@ -49,14 +50,19 @@ def _facts(r: EstimateResult) -> Table:
 
 
 def _samples(r: EstimateResult) -> Table:
-    t = Table(title="weight samples (* = K̂)", title_justify="left", header_style="bold")
-    for col in ("#", "‖H‖₂", "λ", "iters", "conv", "residual", "L(w)", "‖∇L‖", "sec"):
+    t = Table(title="weight samples (* = K̂; λ<0: the dominant eigenvalue is negative)", title_justify="left",
+              header_style="bold")
+    batched = any(s.batch_norms for s in r.samples)
+    cols = ["#", "‖H‖₂", "iters", "conv", "residual", "L(w)", "‖∇L‖", "sec"] + (["batch range"] if batched else [])
+    for col in cols:
         t.add_column(col, justify="right", no_wrap=True)
     for s in r.samples:
         mark = Text("yes", style="green") if s.converged else Text("NO", style="bold red")
         best = "*" if s.spectral_norm == r.k_hat else ""
-        t.add_row(f"{s.index}{best}", f"{s.spectral_norm:.5g}", f"{s.eigenvalue:.4g}", str(s.iterations), mark,
-                  f"{s.residual:.1e}", f"{s.loss:.4g}", f"{s.gradient_norm:.3g}", f"{s.seconds:.2f}")
+        sign = " λ<0" if s.eigenvalue < 0 else ""
+        spread = [f"{min(s.batch_norms):.4g}–{max(s.batch_norms):.4g}"] if batched else []
+        t.add_row(f"{s.index}{best}", f"{s.spectral_norm:.5g}{sign}", str(s.iterations), mark, f"{s.residual:.1e}",
+                  f"{s.loss:.4g}", f"{s.gradient_norm:.3g}", f"{s.seconds:.2f}", *spread)
     return t
 
 

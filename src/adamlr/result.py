@@ -23,6 +23,8 @@ class SampleResult:
         loss: L(w_j), the full-data loss at the sample.
         gradient_norm: ‖∇L(w_j)‖₂.
         history: the eigenvalue estimate after each iteration.
+        batch_norms: mini-batch Algorithm 2 only: ‖H_B(w_j)‖₂ on each random batch;
+            ``spectral_norm`` is then their mean.
     """
 
     index: int
@@ -35,6 +37,7 @@ class SampleResult:
     loss: float
     gradient_norm: float
     history: tuple[float, ...] = ()
+    batch_norms: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)

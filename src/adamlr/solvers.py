@@ -60,85 +60,108 @@ def _unit(v: torch.Tensor) -> torch.Tensor:
     return v / norm
 
 
-def power_method(matvec: Matvec, start: torch.Tensor, *, tol: float = 1e-3, max_iter: int = 100,
-                 callback: Callback | None = None) -> EigenResult:
+class _Solver:
+    """One solve as a state machine: read :attr:`vector`, pass ``A @ vector`` to :meth:`step`.
+
+    Written this way so that several solves can share one batched product (see
+    :func:`spectral_norms`) as well as run alone (see :func:`spectral_norm`).
+    """
+
+    def __init__(self, start: torch.Tensor, tol: float, max_iter: int) -> None:
+        self.vector = _unit(start)
+        self.stop = tol * RESIDUAL_MARGIN
+        self.max_iter = max_iter
+        self.iterations = 0
+        self.theta = 0.0
+        self.residual = math.inf
+        self.converged = False
+        self.history: list[float] = []
+
+    @property
+    def done(self) -> bool:
+        return self.converged or self.iterations >= self.max_iter
+
+    def step(self, product: torch.Tensor) -> None:
+        raise NotImplementedError
+
+    def result(self) -> EigenResult:
+        return EigenResult(abs(self.theta), self.theta, self.iterations, self.converged, self.residual, tuple(self.history))
+
+
+class PowerMethod(_Solver):
     """Power iteration (Müntz 1913) with a Rayleigh-quotient estimate and a residual stop.
 
     Each iteration costs one product: w = Av gives θ = vᵀw and the residual ‖w − θv‖.
     Converges like (|λ₂|/|λ₁|)^k; stalls when λ and −λ are both dominant.
     """
-    v = _unit(start)
-    stop = tol * RESIDUAL_MARGIN
-    theta, residual, history = 0.0, math.inf, []
-    for k in range(1, max_iter + 1):
-        w = matvec(v)
-        theta = float(torch.dot(v.double(), w.double()))
-        history.append(theta)
+
+    def step(self, product: torch.Tensor) -> None:
+        v, w = self.vector, product
+        self.iterations += 1
+        self.theta = float(torch.dot(v.double(), w.double()))
+        self.history.append(self.theta)
         wnorm = float(torch.linalg.vector_norm(w))
         if wnorm == 0.0:
-            return EigenResult(0.0, 0.0, k, True, 0.0, tuple(history))
-        residual = float(torch.linalg.vector_norm(w - theta * v)) / abs(theta) if theta != 0 else math.inf
-        if callback:
-            callback(k, theta, residual)
-        if residual < stop:
-            return EigenResult(abs(theta), theta, k, True, residual, tuple(history))
-        v = w / wnorm
-    return EigenResult(abs(theta), theta, max_iter, False, residual, tuple(history))
+            self.theta, self.residual, self.converged = 0.0, 0.0, True
+            return
+        self.residual = float(torch.linalg.vector_norm(w - self.theta * v)) / abs(self.theta) if self.theta else math.inf
+        self.converged = self.residual < self.stop
+        self.vector = w / wnorm
 
 
-def lanczos(matvec: Matvec, start: torch.Tensor, *, tol: float = 1e-3, max_iter: int = 100,
-            callback: Callback | None = None) -> EigenResult:
+class Lanczos(_Solver):
     """Lanczos (1950) with full reorthogonalisation; both spectrum ends from one run.
 
     After k products, the tridiagonal T_k = Q_kᵀ A Q_k has Ritz values θ_i with
     residuals ‖A y_i − θ_i y_i‖ = β_{k+1} |s_{k,i}| (s_i the eigenvectors of T_k).
     The Ritz value of largest magnitude, max(|θ_min|, |θ_max|), is returned once its
-    relative residual is below ``tol·RESIDUAL_MARGIN`` and the other end of the spectrum has settled:
-    its residual is below that (times max|θ|) too, or even its value plus its residual stays
-    below max|θ| in magnitude. (Without the second condition a Ritz value can converge on
-    a lesser eigenvalue at one end while the dominant one, at the other end, has not yet
-    appeared: seen on a matrix with eigenvalues 1 and −0.97.) Recurrence coefficients are kept in float64;
-    the basis is stored in the products' dtype.
+    relative residual is below ``tol·RESIDUAL_MARGIN`` and the other end of the spectrum
+    has settled: its residual is below that (times max|θ|) too, or even its value plus
+    its residual stays below max|θ| in magnitude. (Without the second condition a Ritz
+    value can converge on a lesser eigenvalue at one end while the dominant one, at the
+    other end, has not yet appeared: seen on a matrix with eigenvalues 1 and −0.97.)
+    Recurrence coefficients are kept in float64; the basis in the products' dtype.
     """
-    q = _unit(start)
-    stop = tol * RESIDUAL_MARGIN
-    basis = torch.empty((min(max_iter, 16), q.numel()), dtype=q.dtype, device=q.device)
-    alphas: list[float] = []
-    betas: list[float] = []
-    history: list[float] = []
-    theta, residual = 0.0, math.inf
-    for k in range(1, max_iter + 1):
-        if k > basis.shape[0]:  # grow the basis by doubling, up to max_iter rows
-            grown = torch.empty((min(2 * basis.shape[0], max_iter), q.numel()), dtype=q.dtype, device=q.device)
-            grown[: basis.shape[0]] = basis
-            basis = grown
-        basis[k - 1] = q
-        w = matvec(q)
-        alphas.append(float(torch.dot(q.double(), w.double())))
-        stacked = basis[:k]
+
+    def __init__(self, start: torch.Tensor, tol: float, max_iter: int) -> None:
+        super().__init__(start, tol, max_iter)
+        q = self.vector
+        self.basis = torch.empty((min(max_iter, 16), q.numel()), dtype=q.dtype, device=q.device)
+        self.alphas: list[float] = []
+        self.betas: list[float] = []
+
+    def _store(self, k: int, q: torch.Tensor) -> None:
+        if k > self.basis.shape[0]:  # grow by doubling, up to max_iter rows
+            grown = torch.empty((min(2 * self.basis.shape[0], self.max_iter), q.numel()), dtype=q.dtype, device=q.device)
+            grown[: self.basis.shape[0]] = self.basis
+            self.basis = grown
+        self.basis[k - 1] = q
+
+    def step(self, product: torch.Tensor) -> None:
+        q, w = self.vector, product.to(self.vector.dtype)
+        self.iterations = k = self.iterations + 1
+        self._store(k, q)
+        self.alphas.append(float(torch.dot(q.double(), w.double())))
+        stacked = self.basis[:k]
         for _ in range(2):  # classical Gram-Schmidt, twice ("twice is enough")
             w = w - stacked.T @ (stacked @ w)
         beta = float(torch.linalg.vector_norm(w))
-        ritz, vecs = np.linalg.eigh(_tridiagonal(alphas, betas))
+        ritz, vecs = np.linalg.eigh(_tridiagonal(self.alphas, self.betas))
         i = int(np.argmax(np.abs(ritz)))
-        theta = float(ritz[i])
-        history.append(theta)
-        scale = max(abs(theta), 1e-300)
-        residual = beta * abs(vecs[-1, i]) / scale
-        # The other end must be settled too: a converged Ritz value at one end can sit on a
-        # lesser eigenvalue while the dominant one, at the other end, has not yet appeared.
-        j = len(ritz) - 1 - i if len(ritz) > 1 else i
+        self.theta = float(ritz[i])
+        self.history.append(self.theta)
+        scale = max(abs(self.theta), 1e-300)
+        self.residual = beta * abs(vecs[-1, i]) / scale
+        j = len(ritz) - 1 - i
         other = beta * abs(vecs[-1, j])
-        settled = other <= stop * scale or abs(ritz[j]) + other < abs(theta)
-        if callback:
-            callback(k, theta, residual)
-        if theta == 0.0 and beta == 0.0:
-            return EigenResult(0.0, 0.0, k, True, 0.0, tuple(history))
-        if (residual < stop and settled) or beta <= 1e-12 * scale:
-            return EigenResult(abs(theta), theta, k, True, residual, tuple(history))
-        betas.append(beta)
-        q = w / beta
-    return EigenResult(abs(theta), theta, max_iter, False, residual, tuple(history))
+        settled = other <= self.stop * scale or abs(ritz[j]) + other < abs(self.theta)
+        if (self.theta == 0.0 and beta == 0.0) or beta <= 1e-12 * scale:
+            self.converged = True  # an invariant subspace: the Ritz values are exact
+            self.residual = min(self.residual, beta / scale)
+            return
+        self.converged = self.residual < self.stop and settled
+        self.betas.append(beta)
+        self.vector = w / beta
 
 
 def _tridiagonal(alphas: list[float], betas: list[float]) -> np.ndarray:
@@ -149,12 +172,62 @@ def _tridiagonal(alphas: list[float], betas: list[float]) -> np.ndarray:
     return t
 
 
-SOLVERS = {"lanczos": lanczos, "power": power_method}
+SOLVERS: dict[str, type[_Solver]] = {"lanczos": Lanczos, "power": PowerMethod}
+
+
+def _make(method: str, start: torch.Tensor, tol: float, max_iter: int) -> _Solver:
+    if method not in SOLVERS:
+        raise ValueError(f"method must be one of {', '.join(SOLVERS)}, not {method!r}")
+    return SOLVERS[method](start, tol, max_iter)
 
 
 def spectral_norm(matvec: Matvec, start: torch.Tensor, *, method: str = "lanczos", tol: float = 1e-3,
                   max_iter: int = 100, callback: Callback | None = None) -> EigenResult:
-    """‖A‖₂ of a symmetric operator by ``method`` (``"lanczos"`` or ``"power"``)."""
-    if method not in SOLVERS:
-        raise ValueError(f"method must be one of {', '.join(SOLVERS)}, not {method!r}")
-    return SOLVERS[method](matvec, start, tol=tol, max_iter=max_iter, callback=callback)
+    """‖A‖₂ of a symmetric operator by ``method`` (``"lanczos"`` or ``"power"``).
+
+    Args:
+        matvec: v ↦ Av on flat vectors.
+        start: the start vector (need not be normalised).
+        tol: relative tolerance; converged means a relative residual below tol/10.
+        max_iter: most products.
+        callback: called as ``callback(iteration, θ, residual)`` after each product.
+    """
+    solver = _make(method, start, tol, max_iter)
+    while not solver.done:
+        solver.step(matvec(solver.vector))
+        if callback:
+            callback(solver.iterations, solver.theta, solver.residual)
+    return solver.result()
+
+
+def spectral_norms(batched_matvec: Callable[[torch.Tensor, list[int]], torch.Tensor], starts: list[torch.Tensor], *,
+                   method: str = "lanczos", tol: float = 1e-3, max_iter: int = 100,
+                   callback: Callable[[int, int, float, float], None] | None = None) -> list[EigenResult]:
+    """Several solves in lockstep sharing one batched product per round.
+
+    Args:
+        batched_matvec: ``(V, indices) ↦ stacked products``, row r of V belonging to solve
+            ``indices[r]`` (each solve has its own operator).
+        starts: one start vector per solve.
+        callback: ``callback(solve_index, iteration, θ, residual)``.
+    """
+    solvers = [_make(method, s, tol, max_iter) for s in starts]
+    while active := [i for i, s in enumerate(solvers) if not s.done]:
+        products = batched_matvec(torch.stack([solvers[i].vector for i in active]), active)
+        for row, i in enumerate(active):
+            solvers[i].step(products[row])
+            if callback:
+                callback(i, solvers[i].iterations, solvers[i].theta, solvers[i].residual)
+    return [s.result() for s in solvers]
+
+
+def power_method(matvec: Matvec, start: torch.Tensor, *, tol: float = 1e-3, max_iter: int = 100,
+                 callback: Callback | None = None) -> EigenResult:
+    """The power method alone (see :class:`PowerMethod`)."""
+    return spectral_norm(matvec, start, method="power", tol=tol, max_iter=max_iter, callback=callback)
+
+
+def lanczos(matvec: Matvec, start: torch.Tensor, *, tol: float = 1e-3, max_iter: int = 100,
+            callback: Callback | None = None) -> EigenResult:
+    """Lanczos alone (see :class:`Lanczos`)."""
+    return spectral_norm(matvec, start, method="lanczos", tol=tol, max_iter=max_iter, callback=callback)

@@ -1,0 +1,29 @@
+"""CI's smoke run of the benchmark scripts: they run, and print the ratios they promise."""
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+
+def run(*args: str) -> str:
+    out = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout
+
+
+@pytest.mark.slow
+def test_spectral_benchmark_quick():
+    text = run("benchmarks/spectral.py", "--quick")
+    assert re.search(r"one HVP \(cached graph\) = [\d.]+ × one gradient", text)
+    assert re.search(r"PyHessian / adamlr: HVPs [\d.]+×, wall time [\d.]+×", text)
+    errors = dict(re.findall(r"^\s+(adamlr|pyhessian)\s+\d+\s+[\d.]+\s+[\d.]+\s+[\d.]+\s+([\d.e+-]+)$", text, re.M))
+    assert float(errors["adamlr"]) < 1e-3  # within the default tolerance of the reference
+
+
+@pytest.mark.slow
+def test_hvp_cost_benchmark_small():
+    text = run("benchmarks/hvp_cost.py", "--model", "sample_models.nets:mlp_digits", "--data", "sample_models.data:digits",
+               "--repeats", "2")
+    assert re.search(r"hvp cached\s+[\d.]+ ms\s+[\d.]+ × gradient", text)
