@@ -88,3 +88,38 @@ mlp1_mnist, mlp3_mnist, mlp5_mnist, lenet_mnist = mlp1_fashion, mlp3_fashion, ml
 
 def vgg9_cifar10() -> nn.Module:
     return vgg9(10)
+
+
+INITS = ("kaiming_uniform", "kaiming_normal", "xavier_uniform", "orthogonal")
+
+
+def with_init(model: nn.Module, scheme: str) -> nn.Module:
+    """Re-initialise every Linear/Conv weight with ``scheme`` (biases zero), for the init study."""
+    init = {
+        "kaiming_uniform": lambda w: nn.init.kaiming_uniform_(w, nonlinearity="relu"),
+        "kaiming_normal": lambda w: nn.init.kaiming_normal_(w, nonlinearity="relu"),
+        "xavier_uniform": nn.init.xavier_uniform_,
+        "orthogonal": nn.init.orthogonal_,
+    }[scheme]
+    for m in model.modules():
+        if isinstance(m, (nn.Linear, nn.Conv2d)):
+            init(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+    return model
+
+
+def mlp3_fashion_kaiming_uniform() -> nn.Module:
+    return with_init(mlp3_fashion(), "kaiming_uniform")
+
+
+def mlp3_fashion_kaiming_normal() -> nn.Module:
+    return with_init(mlp3_fashion(), "kaiming_normal")
+
+
+def mlp3_fashion_xavier_uniform() -> nn.Module:
+    return with_init(mlp3_fashion(), "xavier_uniform")
+
+
+def mlp3_fashion_orthogonal() -> nn.Module:
+    return with_init(mlp3_fashion(), "orthogonal")

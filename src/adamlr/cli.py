@@ -122,3 +122,40 @@ def _emit(result: Any, as_json: bool) -> None:
         print(to_json(result))
     else:
         stdout.print(render(result))
+
+
+Out = Annotated[Path, typer.Option("--out", "-o", help="Directory for results.json, results.csv, figures and per-arm files.")]
+
+
+@app.command("compare")
+def compare_command(
+    model: Model = None, data: Data = None,
+    test_data: Annotated[Optional[str], typer.Option("--test-data", help="Test data (same forms as --data) for test loss and accuracy.")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Epochs to train each arm (default 100); also T for adamlr's α.")] = None,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Mini-batch size (default: full batch).")] = None,
+    seeds: Annotated[Optional[str], typer.Option(help="Comma-separated seeds, e.g. 0,1,2: every arm is repeated and the spread reported.")] = None,
+    out: Out = Path("runs/compare"), lr: Annotated[Optional[float], typer.Option("--lr", help="Use this α for the adamlr arm instead of estimating it.")] = None,
+    arms: Annotated[Optional[str], typer.Option(help="all (default), paper, schedulers, constants, optional, or arm names, comma-separated.")] = None,
+    samples: Samples = None, loss: Loss = None, device: Device = None, dtype: Dtype = None,
+    preset: Annotated[Optional[str], typer.Option(help="One of the paper's setups (see README); other options override it.")] = None,
+    quick: Annotated[bool, typer.Option("--quick", help="Shrink to a smoke run of seconds (512 examples, 3 epochs).")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Redo finished arms instead of skipping them.")] = False,
+    config: Config = None, json: Json = False, quiet: Quiet = False, debug: Debug = False,
+) -> None:
+    """Train Adam from the same initial weights with adamlr's α, the paper's 7 schedulers and 4 constant steps."""
+    from adamlr.compare.cli_support import run_compare_command
+
+    with errors_to_exit(debug):
+        results = run_compare_command(
+            dict(model=model, data=data, test_data=test_data, epochs=epochs, batch_size=batch_size, seeds=seeds,
+                 lr=lr, arms=arms, samples=samples, loss=loss, device=device, dtype=dtype),
+            out=out, preset=preset, quick=quick, force=force, config=config, quiet=quiet, console=stderr,
+        )
+        if json:
+            print(to_json(results if len(results) > 1 else next(iter(results.values()))))
+        else:
+            from adamlr.compare.report import ranking
+
+            for sub, res in results.items():
+                stdout.print(ranking(res))
+                stdout.print(f"written to {out / sub if sub else out}", highlight=False)

@@ -105,6 +105,8 @@ def describe(obj: Any) -> str:
     """A short name for an object, for messages: its import path when it has one."""
     if isinstance(obj, str):
         return obj
+    if hasattr(obj, "adamlr_name"):
+        return str(obj.adamlr_name)
     name = getattr(obj, "__qualname__", None) or type(obj).__name__
     module = getattr(obj, "__module__", None)
     return f"{module}:{name}" if module else name

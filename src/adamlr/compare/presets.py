@@ -1,0 +1,71 @@
+"""The paper's section-5 setups with the data available here, as named presets.
+
+Fashion-MNIST stands in for MNIST (which cannot be fetched here); ``vgg9_cifar10`` needs
+``$ADAMLR_CIFAR10_DIR``. ``--quick`` shrinks any preset to a smoke run of seconds: 512
+training and 256 test examples, 3 epochs, 2 weight samples.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from adamlr.compare.runner import CompareSettings
+from adamlr.errors import UsageError
+from adamlr.loading import load_object
+
+N = "sample_models.nets:"
+D = "sample_models.data:"
+MINI = dict(data=D + "fashion_mini", test_data=D + "fashion_mini_test")
+FULL = dict(data=D + "fashion_train", test_data=D + "fashion_test")
+
+
+def _one(**kw: Any) -> list[tuple[str, CompareSettings]]:
+    return [("", CompareSettings(**kw))]
+
+
+PRESETS: dict[str, Any] = {
+    "mlp1_full": lambda: _one(model=N + "mlp1_fashion", **MINI),
+    "mlp3_full": lambda: _one(model=N + "mlp3_fashion", **MINI),
+    "mlp5_full": lambda: _one(model=N + "mlp5_fashion", **MINI),
+    "mlp3_minibatch": lambda: _one(model=N + "mlp3_fashion", batch_size=5000, **FULL),
+    "lenet_full": lambda: _one(model=N + "lenet_fashion", **MINI),
+    "lenet_minibatch": lambda: _one(model=N + "lenet_fashion", batch_size=5000, **FULL),
+    # Figure 5: adamlr's step with increasing batch size (one sub-run per size).
+    "batch_sweep": lambda: [(f"b{b}", CompareSettings(model=N + "lenet_fashion", batch_size=b, arms="adamlr", **FULL))
+                            for b in (500, 1000, 2500, 5000)],
+    # Appendix C.4: does α move with the initialisation scheme?
+    "init_study": lambda: [(scheme, CompareSettings(model=N + f"mlp3_fashion_{scheme}", arms="adamlr", **MINI))
+                           for scheme in ("kaiming_uniform", "kaiming_normal", "xavier_uniform", "orthogonal")],
+    "vgg9_cifar10": lambda: _one(model=N + "vgg9_cifar10", data=D + "cifar10_train", test_data=D + "cifar10_test",
+                                 batch_size=2500),
+}
+
+
+class Subset:
+    """A zero-argument data factory giving the first ``n`` examples of another (for --quick)."""
+
+    def __init__(self, spec: str, n: int) -> None:
+        self.spec, self.n = spec, n
+        self.adamlr_name = f"{spec}[:{n}]"
+
+    def __call__(self) -> tuple[Any, Any]:
+        x, y = load_object(self.spec)()
+        return x[: self.n], y[: self.n]
+
+
+def quick(cs: CompareSettings) -> CompareSettings:
+    """Shrink a setting to a smoke run."""
+    return dataclasses.replace(
+        cs, epochs=3, samples=2, seeds=cs.seeds[:1], data=Subset(cs.data, 512),
+        test_data=Subset(cs.test_data, 256) if cs.test_data else None,
+        batch_size=min(cs.batch_size, 128) if cs.batch_size else None,
+    )
+
+
+def preset(name: str, is_quick: bool = False) -> list[tuple[str, CompareSettings]]:
+    """The (sub-directory, settings) pairs of a preset."""
+    if name not in PRESETS:
+        raise UsageError(f"expected a preset among {', '.join(PRESETS)}, found {name!r}")
+    runs = PRESETS[name]()
+    return [(sub, quick(cs) if is_quick else cs) for sub, cs in runs]

@@ -1,0 +1,51 @@
+"""An LR range test (Smith 2017; the way torch-lr-finder and Lightning suggest a rate).
+
+Adam steps on mini-batches while the rate grows exponentially from ``start`` to ``end``;
+the suggestion is the rate at the steepest descent of the smoothed loss curve.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from adamlr.data import BatchSource
+from adamlr.losses import LossFn
+
+
+def lr_range_test(make_model: Callable[[], nn.Module], state: dict[str, torch.Tensor], train: BatchSource,
+                  loss_fn: LossFn, device: torch.device, dtype: torch.dtype, *, steps: int = 100,
+                  start: float = 1e-7, end: float = 1.0, batch_size: int = 256, seed: int = 0) -> float:
+    """Return the suggested learning rate (never modifies ``state``)."""
+    model = make_model()
+    model.load_state_dict(state)
+    model.to(device, dtype).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=start)
+    pick, n = train.random_access  # type: ignore[misc]
+    gen = torch.Generator().manual_seed(seed)
+    ratio = (end / start) ** (1.0 / (steps - 1))
+    lrs, losses, smooth = [], [], None
+    for i in range(steps):
+        lr = start * ratio**i
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        x, y = train._convert(pick(torch.randperm(n, generator=gen)[: min(batch_size, n)]))
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        optimizer.step()
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            break
+        smooth = value if smooth is None else 0.98 * smooth + 0.02 * value
+        lrs.append(lr)
+        losses.append(smooth / (1 - 0.98 ** (i + 1)))
+        if losses[-1] > 4 * min(losses):
+            break
+    if len(losses) < 3:
+        return start
+    slopes = [(losses[i + 1] - losses[i - 1]) / (math.log(lrs[i + 1]) - math.log(lrs[i - 1])) for i in range(1, len(losses) - 1)]
+    return lrs[1 + min(range(len(slopes)), key=slopes.__getitem__)]

@@ -1,0 +1,57 @@
+"""The ranking table of a comparison (Rich). Computes nothing beyond sorting and marking."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+COLUMNS = [  # (summary key, header, lower is better)
+    ("final_grad_norm", "final ‖∇L‖", True),
+    ("min_grad_norm", "min ‖∇L‖", True),
+    ("final_train_loss", "final loss", True),
+    ("final_test_accuracy", "test acc", False),
+]
+
+
+def _best(summary: dict[str, Any], key: str, lower: bool) -> str | None:
+    values = {arm: s[key]["mean"] for arm, s in summary.items() if s[key]["mean"] is not None and not s["diverged"]}
+    if not values:
+        return None
+    return (min if lower else max)(values, key=values.__getitem__)
+
+
+def _cell(stat: dict[str, float | None], key: str) -> str:
+    mean, std = stat["mean"], stat["std"]
+    if mean is None:
+        return "–"
+    text = f"{mean:.2%}" if key == "final_test_accuracy" else f"{mean:.3g}"
+    return text + (f" ±{std:.2g}" if std else "")
+
+
+def ranking(results: dict[str, Any]) -> RenderableType:
+    """Arms sorted by final gradient norm; the winner of each column in bold green with ★."""
+    summary = results["summary"]
+    best = {key: _best(summary, key, lower) for key, _, lower in COLUMNS}
+    table = Table(header_style="bold", title=f"{results['model']} on {results['data']}, {results['epochs']} epochs, "
+                  f"{'batch ' + str(results['batch_size']) if results['batch_size'] else 'full batch'}, "
+                  f"seeds {results['seeds']}", title_justify="left")
+    table.add_column("arm", no_wrap=True)
+    table.add_column("family")
+    for _, header, _ in COLUMNS:
+        table.add_column(header, justify="right")
+    order = sorted(summary, key=lambda a: (summary[a]["diverged"] > 0, summary[a]["final_grad_norm"]["mean"] or float("inf")))
+    for arm in order:
+        s = summary[arm]
+        cells = []
+        for key, _, _ in COLUMNS:
+            text = _cell(s[key], key)
+            cells.append(Text(text + " ★", style="bold green") if best[key] == arm else Text(text))
+        name = Text(arm, style="bold" if arm == "adamlr" else "")
+        if s["diverged"]:
+            name.append(" (diverged)", style="red")
+        table.add_row(name, s["family"], *cells)
+    lrs = ", ".join(f"seed {k}: {v:.4g}" for k, v in results["adamlr_lr"].items())
+    return Group(table, Text(f"adamlr α: {lrs}"))

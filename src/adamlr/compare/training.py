@@ -1,0 +1,155 @@
+"""Train one arm and record the paper's per-epoch metrics.
+
+Per epoch t (0 = the initial weights) it records, over the *whole* training set in eval
+mode: the gradient norm ‖∇L(w_t)‖₂ (the paper's main metric, not the last mini-batch's),
+the training loss; on the test set, loss and accuracy; the step size used in the epoch
+that follows, and the cumulative wall time.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from adamlr.compare.arms import Arm
+from adamlr.data import BatchSource
+from adamlr.losses import LossFn
+from adamlr.objective import _STATEFUL
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    epoch: int
+    lr: float | None
+    grad_norm: float
+    train_loss: float
+    test_loss: float | None
+    test_accuracy: float | None
+    seconds: float
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One arm, one seed."""
+
+    arm: str
+    family: str
+    seed: int
+    records: tuple[EpochRecord, ...]
+    diverged: bool
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"arm": self.arm, "family": self.family, "seed": self.seed, "diverged": self.diverged,
+                "note": self.note, "records": [asdict(r) for r in self.records]}
+
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> "RunResult":
+        return RunResult(d["arm"], d["family"], d["seed"], tuple(EpochRecord(**r) for r in d["records"]),
+                         d["diverged"], d.get("note", ""))
+
+
+def full_gradient(model: nn.Module, batches: BatchSource, loss_fn: LossFn) -> tuple[float, list[torch.Tensor]]:
+    """L(w) and ∇L(w) over every batch, each weighted by its size (eval mode)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    grads = [torch.zeros_like(p) for p in params]
+    total, n = 0.0, batches.n_examples
+    for x, y in batches:
+        loss = loss_fn(model(x), y) * (x.shape[0] / n)
+        for g, d in zip(grads, torch.autograd.grad(loss, params, allow_unused=True)):
+            if d is not None:
+                g.add_(d)
+        total += float(loss.detach())
+    return total, grads
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, batches: BatchSource, loss_fn: LossFn) -> tuple[float, float | None]:
+    """Mean loss and accuracy (accuracy only for class-index targets)."""
+    total = correct = 0.0
+    classify = True
+    for x, y in batches:
+        out = model(x)
+        total += float(loss_fn(out, y)) * x.shape[0]
+        classify = classify and not y.is_floating_point() and out.ndim == 2
+        if classify:
+            correct += float((out.argmax(dim=1) == y).sum())
+    n = batches.n_examples or 1
+    return total / n, (correct / n if classify else None)
+
+
+@dataclass
+class TrainSpec:
+    """What every arm shares: model, data, horizon, batching."""
+
+    make_model: Callable[[], nn.Module]
+    initial_state: dict[str, torch.Tensor]
+    train: BatchSource
+    test: BatchSource | None
+    loss_fn: LossFn
+    epochs: int
+    batch_size: int | None
+    device: torch.device
+    dtype: torch.dtype
+
+
+def _mini_batches(spec: TrainSpec, generator: torch.Generator):
+    pick, n = spec.train.random_access  # type: ignore[misc]
+    order = torch.randperm(n, generator=generator)
+    for i in range(0, n, spec.batch_size or n):
+        x, y = pick(order[i : i + (spec.batch_size or n)])
+        yield spec.train._convert((x, y))
+
+
+def train(arm: Arm, spec: TrainSpec, seed: int, on_epoch: Callable[[int], None] | None = None) -> RunResult:
+    """Train ``arm`` from the shared initial weights for ``spec.epochs`` epochs."""
+    model = spec.make_model()
+    model.load_state_dict(spec.initial_state)
+    model.to(spec.device, spec.dtype)
+    stateful = any(isinstance(m, _STATEFUL) for m in model.modules())
+    optimizer = arm.optimizer([p for p in model.parameters() if p.requires_grad])
+    generator = torch.Generator().manual_seed(seed)
+    records: list[EpochRecord] = []
+    started = time.perf_counter()
+    for epoch in range(spec.epochs + 1):
+        model.eval()
+        arm.before_eval(optimizer)
+        loss, grads = full_gradient(model, spec.train, spec.loss_fn)
+        grad_norm = math.sqrt(sum(float((g.double() ** 2).sum()) for g in grads))
+        test_loss, test_acc = evaluate(model, spec.test, spec.loss_fn) if spec.test is not None else (None, None)
+        arm.after_eval(optimizer)
+        lr = arm.set_epoch(optimizer, epoch, spec.epochs) if epoch < spec.epochs else None
+        records.append(EpochRecord(epoch, lr, grad_norm, loss, test_loss, test_acc, time.perf_counter() - started))
+        if on_epoch:
+            on_epoch(epoch)
+        if not (math.isfinite(loss) and math.isfinite(grad_norm)):
+            return RunResult(arm.name, arm.family, seed, tuple(records), True, f"diverged at epoch {epoch}")
+        if epoch == spec.epochs:
+            break
+        model.train()
+        if spec.batch_size is None:
+            _full_batch_step(model, optimizer, spec, grads if not stateful else None)
+        else:
+            for x, y in _mini_batches(spec, generator):
+                optimizer.zero_grad(set_to_none=True)
+                spec.loss_fn(model(x), y).backward()
+                optimizer.step()
+    return RunResult(arm.name, arm.family, seed, tuple(records), False)
+
+
+def _full_batch_step(model: nn.Module, optimizer: torch.optim.Optimizer, spec: TrainSpec,
+                     grads: list[torch.Tensor] | None) -> None:
+    """One Adam step on the full-data gradient (reusing the metric's gradient when train = eval mode)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer.zero_grad(set_to_none=True)
+    if grads is None:
+        _, grads = full_gradient(model, spec.train, spec.loss_fn)
+    for p, g in zip(params, grads):
+        p.grad = g
+    optimizer.step()
