@@ -14,3 +14,10 @@ torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
 @pytest.fixture
 def assets() -> str:
     return "tests.assets.factories"
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path, monkeypatch):
+    """Each test gets its own cache directory (the CLI caches by default)."""
+    monkeypatch.setenv("ADAMLR_CACHE_DIR", str(tmp_path / "adamlr-cache"))
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)

@@ -7,7 +7,8 @@ warnings and errors go to stderr. Errors are one line and an exit code (see
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -17,7 +18,8 @@ from rich.console import Console
 
 from adamlr import __version__
 from adamlr.config import merge_settings, read_yaml
-from adamlr.errors import AdamlrError, ConfigError, NotConvergedError
+from adamlr.cache import Cache, cache_dir
+from adamlr.errors import AdamlrError, ConfigError, Interrupted, NotConvergedError
 from adamlr.estimate import estimate
 from adamlr.progress import RichProgress
 from adamlr.report import render, to_json
@@ -77,14 +79,16 @@ BatchSize = Annotated[Optional[int], typer.Option("--batch-size", help="Mini-bat
 PerSample = Annotated[Optional[int], typer.Option("--batches-per-sample", help="With --batch-size: random batches per weight sample; the report shows their spread (default 1).")]
 Config = Annotated[Optional[Path], typer.Option("--config", "-c", help="YAML file with any of these options (keys as option names); flags given here win.")]
 Strict = Annotated[Optional[bool], typer.Option("--strict/--no-strict", help="Exit 3 when a sample did not converge.")]
+CacheDir = Annotated[Optional[Path], typer.Option("--cache-dir", help="Cache and journal directory (default .adamlr-cache, or $ADAMLR_CACHE_DIR).")]
+NoCache = Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the cache or the sample journal.")]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of the report.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors.")]
 
 
-def settings_from(config: Path | None, cli: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
-    """Merge defaults < YAML < flags; returns (settings, {model, data})."""
-    file_values = read_yaml(config) if config is not None else {}
+def settings_from(config: Path | None, cli: dict[str, Any], file_values: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+    """Merge defaults < YAML (a file, or given values) < flags; returns (settings, {model, data})."""
+    file_values = read_yaml(config) if config is not None else (file_values or {})
     settings, extras = merge_settings(file_values, cli, extra_keys=("model", "data"))
     missing = [k for k in ("model", "data") if not extras.get(k)]
     if missing:
@@ -98,21 +102,27 @@ def estimate_command(
     samples: Samples = None, weights: Weights = None, scale: Scale = None, method: Method = None, tol: Tol = None,
     max_iter: MaxIter = None, seed: Seed = None, device: Device = None, dtype: Dtype = None, loss_floor: Floor = None,
     hvp: Hvp = None, chunk_size: Chunk = None, batch_size: BatchSize = None, batches_per_sample: PerSample = None,
-    config: Config = None, strict: Strict = None,
+    config: Config = None, strict: Strict = None, cache_dir_: CacheDir = None, no_cache: NoCache = False,
     json: Json = False, quiet: Quiet = False, debug: Debug = False,
 ) -> None:
-    """Run Algorithm 2 (N weight samples, Hessian spectral norm at each, K̂ = max) and print α."""
+    """Run Algorithm 2 (N weight samples, Hessian spectral norm at each, K̂ = max) and print α.
+
+    Results are cached by a fingerprint of model, initial weights, data, loss, settings and
+    versions; finished samples are journaled, so an interrupted run resumes where it stopped.
+    """
     cli = dict(model=model, data=data, epochs=epochs, steps=steps, loss=loss, samples=samples, weights=weights,
                scale=scale, method=method, tol=tol, max_iter=max_iter, seed=seed, device=device, dtype=dtype,
                loss_floor=loss_floor, hvp=hvp, chunk_size=chunk_size, batch_size=batch_size,
                batches_per_sample=batches_per_sample, strict=strict)
     with errors_to_exit(debug):
         settings, inputs = settings_from(config, cli)
+        store = None if no_cache else Cache(cache_dir(cache_dir_))
         with RichProgress(stderr, enabled=not quiet) as progress:
             try:
-                result = estimate(inputs["model"], inputs["data"], settings=settings, progress=progress)
-            except NotConvergedError as exc:
-                _emit(exc.result, json)
+                result = estimate(inputs["model"], inputs["data"], settings=settings, progress=progress, cache=store)
+            except (NotConvergedError, Interrupted) as exc:
+                if exc.result is not None:
+                    _emit(exc.result, json)
                 raise
         _emit(result, json)
 
@@ -159,3 +169,44 @@ def compare_command(
             for sub, res in results.items():
                 stdout.print(ranking(res))
                 stdout.print(f"written to {out / sub if sub else out}", highlight=False)
+
+
+@app.command("check")
+def check_command(
+    config: Annotated[Path, typer.Option("--config", "-c", help="The training YAML that holds the learning rate.")],
+    lr_key: Annotated[str, typer.Option("--lr-key", help="Dotted key path of the learning rate, e.g. optimizer.lr (list items by index).")],
+    model: Model = None, data: Data = None, epochs: Epochs = None, steps: Steps = None, samples: Samples = None,
+    seed: Seed = None, device: Device = None, loss: Loss = None,
+    band: Annotated[str, typer.Option(help="Pass when low·α ≤ lr ≤ high·α.")] = "0.1,10",
+    section: Annotated[str, typer.Option(help="Section of the same YAML with model, data and estimate settings.")] = "adamlr",
+    write: Annotated[bool, typer.Option("--write", help="Set the key to α in place (the rest of the file, comments included, is kept).")] = False,
+    output: Annotated[Optional[str], typer.Option("--format", help="rich, json or github (default: github when GITHUB_ACTIONS=true, else rich).")] = None,
+    cache_dir_: CacheDir = None, no_cache: NoCache = False, quiet: Quiet = False, debug: Debug = False,
+) -> None:
+    """Exit 0 when the configured Adam learning rate lies within the band around α, 4 when it does not."""
+    from adamlr.check import EXIT_OUTSIDE_BAND, parse_band, read_lr, section as read_section, verdict, write_lr
+    from adamlr.report import github_annotations, render_check
+
+    with errors_to_exit(debug):
+        fmt = output or ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "rich")
+        if fmt not in ("rich", "json", "github"):
+            raise ConfigError("invalid options", [f"format: expected rich, json or github, found {fmt!r}"])
+        limits = parse_band(band)
+        configured = read_lr(config, lr_key)
+        cli = dict(model=model, data=data, epochs=epochs, steps=steps, samples=samples, seed=seed, device=device, loss=loss)
+        settings, inputs = settings_from(None, cli, read_section(config, section))
+        store = None if no_cache else Cache(cache_dir(cache_dir_))
+        with RichProgress(stderr, enabled=not quiet) as progress:
+            result = estimate(inputs["model"], inputs["data"], settings=settings, progress=progress, cache=store)
+        if write:
+            write_lr(config, lr_key, result.lr)
+            configured = read_lr(config, lr_key)
+        outcome = verdict(str(config), lr_key, configured, result, limits, write)
+        if fmt == "json":
+            print(to_json(outcome.to_dict()))
+        elif fmt == "github":
+            print(github_annotations(outcome))
+        else:
+            stdout.print(render_check(outcome))
+        if not outcome.within:
+            raise typer.Exit(EXIT_OUTSIDE_BAND)

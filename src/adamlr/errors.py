@@ -9,6 +9,8 @@ Exit codes:
     2: usage: nonsense options or an invalid configuration (:class:`UsageError`).
     3: a weight sample did not converge and ``--strict`` was given
        (:class:`NotConvergedError`).
+    4: ``adamlr check``: the configured learning rate lies outside the band.
+    130: interrupted (Ctrl-C) (:class:`Interrupted`).
 """
 
 from __future__ import annotations
@@ -74,6 +76,20 @@ class NotConvergedError(AdamlrError):
     """
 
     exit_code = 3
+
+    def __init__(self, message: str, result: object | None = None) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+class Interrupted(AdamlrError):
+    """Ctrl-C during an estimate.
+
+    Attributes:
+        result: a partial result over the finished samples (None if none finished).
+    """
+
+    exit_code = 130
 
     def __init__(self, message: str, result: object | None = None) -> None:
         super().__init__(message)

@@ -19,12 +19,13 @@ import torch
 
 from adamlr import __version__
 from adamlr.config import FIELD_NAMES, Settings
-from adamlr.errors import ConfigError, NotConvergedError, NumericalError
+from adamlr.cache import Cache, problem_key
+from adamlr.errors import ConfigError, Interrupted, NotConvergedError, NumericalError
 from adamlr.formula import recommended_lr
 from adamlr.hvp import HessianOperator, choose_mode
 from adamlr.objective import Objective, Params
 from adamlr.problem import Problem, prepare
-from adamlr.result import EstimateResult, SampleResult
+from adamlr.result import EstimateResult, SampleResult, sample_from_dict
 from adamlr.rng import preserved_rng
 from adamlr.sampling import reinitializer, sample_seed, sample_weights
 from adamlr.solvers import EigenResult, spectral_norm
@@ -96,7 +97,6 @@ def _one_sample(problem: Problem, settings: Settings, index: int, mode: str, pro
         loss=statistics.fmean(o.loss for o in ops), gradient_norm=statistics.fmean(o.gradient_norm for o in ops),
         history=solves[0].history, batch_norms=norms if settings.batch_size else (),
     )
-    progress.sample_finished(sample)
     return sample
 
 
@@ -110,7 +110,7 @@ def _settings(settings: Settings | None, options: dict[str, Any]) -> Settings:
 
 
 def estimate(model: Any, data: Any, *, settings: Settings | None = None, progress: Progress | None = None,
-             **options: Any) -> EstimateResult:
+             cache: Cache | None = None, **options: Any) -> EstimateResult:
     """Recommend a constant Adam step size for ``model`` on ``data`` (Algorithm 2, section 4).
 
     Args:
@@ -121,12 +121,15 @@ def estimate(model: Any, data: Any, *, settings: Settings | None = None, progres
         settings: a :class:`~adamlr.config.Settings`; or give its fields as keyword options
             (``epochs=100``, ``samples=10``, …), which override ``settings``.
         progress: receives progress events.
+        cache: where finished results and per-sample journals live (None: neither is used).
+            A hit returns the stored result; an interrupted run resumes from its journal.
 
     Returns:
         A frozen :class:`~adamlr.result.EstimateResult`.
 
     Raises:
-        adamlr.errors.AdamlrError: a subclass naming what was expected and what was found.
+        adamlr.errors.AdamlrError: a subclass naming what was expected and what was found;
+            :class:`~adamlr.errors.Interrupted` (with the finished samples) on Ctrl-C.
     """
     settings = _settings(settings, options)
     progress = progress or Progress()
@@ -134,18 +137,62 @@ def estimate(model: Any, data: Any, *, settings: Settings | None = None, progres
     with preserved_rng():
         problem = prepare(model, data, settings.loss, device=settings.device, dtype=settings.dtype,
                           seed=settings.seed, chunk_size=settings.chunk_size)
+        key = problem_key(problem, settings) if cache is not None else None
+        if cache is not None and key is not None and (hit := cache.load(key)) is not None:
+            return _from_cache(hit, cache, key, settings, time.perf_counter() - started)
+        done = {d["index"]: sample_from_dict(d) for d in cache.journal(key)} if cache and key else {}
         if problem.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(problem.device)
         initial_loss = problem.objective.value(problem.initial_params)
         mode, graph_bytes = choose_mode(settings.hvp, problem.objective, problem.initial_params)
         rounds = settings.batches_per_sample if settings.batch_size else 1
         progress.started(settings.samples, settings.max_iter * rounds)
-        samples = tuple(_one_sample(problem, settings, j, mode, progress) for j in range(settings.samples))
-    return _finish(problem, settings, initial_loss, samples, mode, graph_bytes, time.perf_counter() - started)
+        samples: list[SampleResult] = []
+        try:
+            for j in range(settings.samples):
+                sample = done.get(j) or _one_sample(problem, settings, j, mode, progress)
+                if j not in done and cache is not None and key is not None:
+                    cache.append(key, dataclasses.asdict(sample))  # durable before anyone hears of it
+                samples.append(sample)
+                progress.sample_finished(sample)
+        except KeyboardInterrupt:
+            partial = _partial(problem, settings, initial_loss, samples, mode, graph_bytes, started)
+            raise Interrupted(f"interrupted after {len(samples)} of {settings.samples} samples"
+                              + ("; finished samples are journaled, rerun to resume" if cache else ""), partial) from None
+    notes = [f"resumed {len(done)} finished samples from the journal"] if done else []
+    result = _finish(problem, settings, initial_loss, tuple(samples), mode, graph_bytes,
+                     time.perf_counter() - started, notes, key, cache)
+    return dataclasses.replace(result, warnings=result.warnings + tuple(cache.problems if cache else ()))
+
+
+def _partial(problem: Problem, settings: Settings, initial_loss: float, samples: list[SampleResult], mode: str,
+             graph_bytes: float, started: float) -> EstimateResult | None:
+    if not samples or max(s.spectral_norm for s in samples) <= 0:
+        return None
+    quiet = dataclasses.replace(settings, strict=False)
+    result = _finish(problem, quiet, initial_loss, tuple(samples), mode, graph_bytes, time.perf_counter() - started,
+                     [f"partial: interrupted after {len(samples)} of {settings.samples} samples"], None, None)
+    return dataclasses.replace(result, partial=True)
+
+
+def _from_cache(hit: dict[str, Any], cache: Cache, key: str, settings: Settings, seconds: float) -> EstimateResult:
+    result = EstimateResult.from_dict(hit)
+    info = {"hit": True, "key": key, "path": str(cache.result_path(key)), "lookup_seconds": seconds,
+            "computed_seconds": result.seconds}
+    result = dataclasses.replace(result, cache=info, warnings=result.warnings + tuple(cache.problems))
+    _raise_if_strict(result, settings)
+    return result
+
+
+def _raise_if_strict(result: EstimateResult, settings: Settings) -> None:
+    stalled = [s.index for s in result.samples if not s.converged]
+    if settings.strict and stalled:
+        raise NotConvergedError(f"expected every sample to converge (--strict), found samples {stalled} not converged", result)
 
 
 def _finish(problem: Problem, settings: Settings, initial_loss: float, samples: tuple[SampleResult, ...],
-            mode: str, graph_bytes: float, seconds: float) -> EstimateResult:
+            mode: str, graph_bytes: float, seconds: float, notes: list[str], key: str | None,
+            cache: Cache | None) -> EstimateResult:
     k_hat = max(s.spectral_norm for s in samples)
     if not k_hat > 0:
         raise NumericalError(
@@ -154,7 +201,7 @@ def _finish(problem: Problem, settings: Settings, initial_loss: float, samples: 
         )
     horizon, unit = settings.horizon
     lr = recommended_lr(initial_loss, k_hat, horizon, settings.loss_floor)
-    warnings = list(problem.warnings)
+    warnings = list(problem.warnings) + notes
     stalled = [s.index for s in samples if not s.converged]
     if stalled:
         warnings.append(f"samples {stalled} did not reach tol {settings.tol} in {settings.max_iter} iterations: "
@@ -172,8 +219,11 @@ def _finish(problem: Problem, settings: Settings, initial_loss: float, samples: 
         device=str(problem.device), dtype=settings.dtype, hvp_mode=mode, seconds=seconds,
         peak_memory_bytes=peak, peak_memory_kind=peak_kind, warnings=tuple(warnings), version=__version__,
     )
-    if settings.strict and stalled:
-        raise NotConvergedError(f"expected every sample to converge (--strict), found samples {stalled} not converged", result)
+    if cache is not None and key is not None:
+        path = cache.store(key, result.to_dict())
+        cache.finish(key)
+        result = dataclasses.replace(result, cache={"hit": False, "key": key, "path": str(path)})
+    _raise_if_strict(result, settings)
     return result
 
 

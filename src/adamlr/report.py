@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group, RenderableType
 from rich.panel import Panel
@@ -12,6 +12,9 @@ from rich.table import Table
 from rich.text import Text
 
 from adamlr.result import EstimateResult
+
+if TYPE_CHECKING:
+    from adamlr.check import CheckResult
 
 
 def human_bytes(n: float | None) -> str:
@@ -44,6 +47,10 @@ def _facts(r: EstimateResult) -> Table:
         ("time", f"{r.seconds:.2f} s, {sum(x.iterations for x in r.samples)} Hessian-vector products"),
         ("memory", f"{human_bytes(r.peak_memory_bytes)} ({r.peak_memory_kind})"),
     ]
+    if r.cache:
+        how = (f"hit: stored result returned in {r.cache.get('lookup_seconds', 0):.2f} s (it took {r.seconds:.1f} s to compute)"
+               if r.cache.get("hit") else "stored for the next run")
+        rows.append(("cache", f"{how}; {r.cache['path']}"))
     for key, value in rows:
         t.add_row(key, value)
     return t
@@ -69,6 +76,8 @@ def _samples(r: EstimateResult) -> Table:
 def render(r: EstimateResult) -> RenderableType:
     """The human report: headline, facts, per-sample table, warnings."""
     head = Text.assemble(("Recommended Adam learning rate  ", "bold"), (f"α = {r.lr:.4g}", "bold green"))
+    if r.partial:
+        head.append(f"   PARTIAL: {len(r.samples)} of {r.settings['samples']} samples", style="bold yellow")
     parts: list[RenderableType] = [Panel(head, expand=False), _facts(r), _samples(r)]
     for w in r.warnings:
         parts.append(Text(f"warning: {w}", style="yellow"))
@@ -89,3 +98,29 @@ def _finite(obj: Any) -> Any:
 def to_json(r: EstimateResult | dict[str, Any]) -> str:
     """One strict-JSON object (the contract of ``--json``); non-finite numbers become null."""
     return json.dumps(_finite(r if isinstance(r, dict) else r.to_dict()), indent=2, allow_nan=False)
+
+
+def render_check(c: "CheckResult") -> RenderableType:
+    """Both numbers, the ratio and the verdict, then the estimate's own report."""
+    low, high = c.band
+    verdict = (Text("PASS", style="bold green") if c.within else Text("FAIL", style="bold red"))
+    head = Text.assemble(verdict, f"  {c.lr_key} = {c.configured_lr:.4g} in {c.config} is {c.ratio:.3g}× "
+                         f"the recommended α = {c.recommended_lr:.4g} (band {low:g}×–{high:g}×)")
+    parts: list[RenderableType] = [head]
+    if c.written:
+        parts.append(Text(f"wrote {c.lr_key} = {c.recommended_lr:.6g} into {c.config}", style="yellow"))
+    if c.estimate.cache and c.estimate.cache.get("hit"):
+        parts.append(Text(f"α from the cache ({c.estimate.cache['path']})", style="dim"))
+    parts.append(render(c.estimate))
+    return Group(*parts)
+
+
+def github_annotations(c: "CheckResult") -> str:
+    """GitHub Actions workflow commands: ::error when outside the band, ::notice otherwise."""
+    low, high = c.band
+    level = "notice" if c.within else "error"
+    message = (f"{c.lr_key} = {c.configured_lr:.4g} is {c.ratio:.3g}x the recommended Adam learning rate "
+               f"alpha = {c.recommended_lr:.4g} (allowed {low:g}x-{high:g}x)")
+    if c.written:
+        message += f"; wrote {c.recommended_lr:.6g} into the file"
+    return f"::{level} file={c.config},title=adamlr check::{message}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 SCHEMA_VERSION = 1
@@ -70,6 +70,8 @@ class EstimateResult:
     peak_memory_kind: str
     warnings: tuple[str, ...] = field(default=())
     version: str = ""
+    partial: bool = False
+    cache: dict[str, Any] | None = None
 
     @property
     def all_converged(self) -> bool:
@@ -86,3 +88,23 @@ class EstimateResult:
         out["all_converged"] = self.all_converged
         out["hvp_total"] = sum(s.iterations for s in self.samples)
         return out
+
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> "EstimateResult":
+        """Rebuild a result from :meth:`to_dict`'s output (e.g. a cache entry)."""
+        names = {f.name for f in fields(EstimateResult)}
+        kw = {k: v for k, v in d.items() if k in names}
+        sample_names = {f.name for f in fields(SampleResult)}
+        kw["samples"] = tuple(sample_from_dict({k: v for k, v in s.items() if k in sample_names}) for s in d["samples"])
+        kw["warnings"] = tuple(d.get("warnings", ()))
+        return EstimateResult(**kw)
+
+
+def sample_from_dict(d: dict[str, Any]) -> SampleResult:
+    """A :class:`SampleResult` from its dictionary (lists back to tuples; null residual to inf)."""
+    d = dict(d)
+    d["history"] = tuple(d.get("history") or ())
+    d["batch_norms"] = tuple(d.get("batch_norms") or ())
+    if d.get("residual") is None:
+        d["residual"] = float("inf")
+    return SampleResult(**d)

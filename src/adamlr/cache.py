@@ -1,0 +1,155 @@
+"""Results cache and sample journal, keyed by a fingerprint of everything that changes K̂ and α.
+
+Layout under the cache directory (``.adamlr-cache/`` by default, ``--cache-dir`` or
+``$ADAMLR_CACHE_DIR`` to move it)::
+
+    results/<key>.json      a finished estimate: {"key", "sha256", "result"}
+    journal/<key>.jsonl     one line per finished weight sample of an unfinished run
+
+Every write goes to a temporary file that is then renamed over the target (atomic on
+POSIX); journal lines are appended and fsync'ed. An entry that fails to parse, whose
+checksum or key does not match, is reported and recomputed, never trusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from adamlr import __version__
+from adamlr.data import BatchSource
+
+DEFAULT_DIR = ".adamlr-cache"
+NOT_IN_KEY = ("strict",)  # settings that change no number
+
+
+def cache_dir(explicit: str | Path | None = None) -> Path:
+    """``explicit``, else ``$ADAMLR_CACHE_DIR``, else ``.adamlr-cache`` in the working directory."""
+    return Path(explicit or os.environ.get("ADAMLR_CACHE_DIR") or DEFAULT_DIR)
+
+
+def _tensor_bytes(t: torch.Tensor) -> bytes:
+    return t.detach().to("cpu").contiguous().view(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b""
+
+
+def model_digest(module: nn.Module) -> tuple[str, str]:
+    """(architecture digest, initial-weights digest) of a module."""
+    arch = hashlib.sha256(repr(module).encode())
+    weights = hashlib.sha256()
+    for name, t in module.state_dict().items():
+        arch.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
+        weights.update(name.encode())
+        weights.update(_tensor_bytes(t))
+    return arch.hexdigest(), weights.hexdigest()
+
+
+def data_digest(batches: BatchSource) -> tuple[str, int]:
+    """sha256 over every batch's bytes, streamed one batch at a time, and the example count."""
+    h = hashlib.sha256()
+    n = 0
+    for x, y in batches:
+        for t in (x, y):
+            h.update(f"{tuple(t.shape)}:{t.dtype}".encode())
+            h.update(_tensor_bytes(t))
+        n += x.shape[0]
+    return h.hexdigest(), n
+
+
+def fingerprint(parts: dict[str, Any]) -> str:
+    """The cache key: sha256 of the canonical JSON of ``parts`` plus versions."""
+    full = dict(parts, adamlr=__version__, torch=torch.__version__, python=platform.python_version())
+    return hashlib.sha256(json.dumps(full, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+class Cache:
+    """Finished results and per-sample journals under one directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.problems: list[str] = []  # corrupted entries met, for the report
+
+    def result_path(self, key: str) -> Path:
+        return self.root / "results" / f"{key}.json"
+
+    def journal_path(self, key: str) -> Path:
+        return self.root / "journal" / f"{key}.jsonl"
+
+    def load(self, key: str) -> dict[str, Any] | None:
+        """The cached result dictionary, or None (missing or corrupted: then noted in :attr:`problems`)."""
+        path = self.result_path(key)
+        if not path.is_file():
+            return None
+        try:
+            entry = json.loads(path.read_text())
+            body = json.dumps(entry["result"], sort_keys=True)
+            if entry["key"] != key or entry["sha256"] != hashlib.sha256(body.encode()).hexdigest():
+                raise ValueError("checksum or key mismatch")
+            return entry["result"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            self.problems.append(f"cache entry {path} is corrupted ({type(exc).__name__}: {exc}); recomputed")
+            return None
+
+    def store(self, key: str, result: dict[str, Any]) -> Path:
+        body = json.dumps(result, sort_keys=True)
+        entry = {"key": key, "sha256": hashlib.sha256(body.encode()).hexdigest(), "result": json.loads(body)}
+        path = self.result_path(key)
+        _atomic_write(path, json.dumps(entry))
+        return path
+
+    def journal(self, key: str) -> list[dict[str, Any]]:
+        """Finished samples of an interrupted run; a torn or corrupted line ends the journal there."""
+        path = self.journal_path(key)
+        if not path.is_file():
+            return []
+        samples: list[dict[str, Any]] = []
+        for line in path.read_text().splitlines():
+            try:
+                record = json.loads(line)
+                body = json.dumps(record["sample"], sort_keys=True)
+                if record["sha256"] != hashlib.sha256(body.encode()).hexdigest():
+                    raise ValueError("checksum mismatch")
+            except (ValueError, KeyError, TypeError):
+                self.problems.append(f"journal {path} has a damaged line after {len(samples)} samples; kept those")
+                break
+            samples.append(record["sample"])
+        return samples
+
+    def append(self, key: str, sample: dict[str, Any]) -> None:
+        """Append one finished sample to the journal, durably."""
+        path = self.journal_path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        body = json.dumps(sample, sort_keys=True)
+        line = json.dumps({"sample": json.loads(body), "sha256": hashlib.sha256(body.encode()).hexdigest()})
+        with path.open("a") as f:
+            f.write(line + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def finish(self, key: str) -> None:
+        self.journal_path(key).unlink(missing_ok=True)
+
+
+def problem_key(problem: Any, settings: Any) -> str:
+    """Fingerprint of a prepared problem and its settings (streams the data once to hash it)."""
+    arch, weights = model_digest(problem.user_model)
+    data, n = data_digest(problem.objective.batches)
+    chosen = {k: v for k, v in settings.to_dict().items() if k not in NOT_IN_KEY}
+    return fingerprint({"architecture": arch, "weights": weights, "data": data, "examples": n,
+                        "loss": problem.objective.loss_name, "settings": chosen, "device": problem.device.type})

@@ -1,0 +1,143 @@
+"""``adamlr check``: is the learning rate in a training config within a band around α?
+
+The learning rate is found at a dotted key path (``optimizer.lr``; list items by index,
+``optimizers.0.lr``) in the user's YAML. ``write_lr`` replaces just that scalar's text,
+located with PyYAML's node marks, so comments, order and formatting of the rest of the
+file are kept byte for byte (no round-trip YAML library needed).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from adamlr.config import read_yaml
+from adamlr.errors import ConfigError
+from adamlr.result import EstimateResult
+
+EXIT_OUTSIDE_BAND = 4
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The verdict of a check.
+
+    Attributes:
+        configured_lr: the rate found in the config.
+        recommended_lr: α from the estimate.
+        ratio: configured / recommended.
+        band: (low, high) multipliers of α that pass.
+        within: low·α ≤ configured ≤ high·α.
+        written: whether ``--write`` set the key to α.
+    """
+
+    config: str
+    lr_key: str
+    configured_lr: float
+    recommended_lr: float
+    ratio: float
+    band: tuple[float, float]
+    within: bool
+    written: bool
+    estimate: EstimateResult
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema_version": 1, "config": self.config, "lr_key": self.lr_key, "configured_lr": self.configured_lr,
+                "recommended_lr": self.recommended_lr, "ratio": self.ratio, "band": list(self.band),
+                "within_band": self.within, "written": self.written, "estimate": self.estimate.to_dict()}
+
+
+def _node_at(root: yaml.Node, key_path: str, path: Path) -> yaml.ScalarNode:
+    node = root
+    walked: list[str] = []
+    for part in key_path.split("."):
+        if isinstance(node, yaml.MappingNode):
+            match = [v for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == part]
+        elif isinstance(node, yaml.SequenceNode) and part.isdigit() and int(part) < len(node.value):
+            match = [node.value[int(part)]]
+        else:
+            match = []
+        if not match:
+            where = ".".join(walked) or "the top level"
+            raise ConfigError(f"expected a key {key_path!r} in {path}, found no {part!r} under {where}")
+        node = match[-1]
+        walked.append(part)
+    if not isinstance(node, yaml.ScalarNode):
+        raise ConfigError(f"expected a number at {key_path!r} in {path}, found a {type(node).__name__[:-4].lower()}")
+    return node
+
+
+def _compose(path: Path) -> tuple[str, yaml.Node]:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"expected a readable YAML file at {str(path)!r}, found {type(exc).__name__}: {exc.strerror or exc}") from exc
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"expected valid YAML in {str(path)!r}, found a syntax error") from exc
+    if root is None:
+        raise ConfigError(f"expected a YAML mapping in {str(path)!r}, found an empty file")
+    return text, root
+
+
+def read_lr(path: str | Path, key_path: str) -> float:
+    """The learning rate at ``key_path`` (numbers, and strings like ``"1e-3"``, are accepted)."""
+    p = Path(path)
+    _, root = _compose(p)
+    node = _node_at(root, key_path, p)
+    try:
+        value = float(node.value)
+    except ValueError:
+        raise ConfigError(f"expected a number at {key_path!r} in {p}, found {node.value!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise ConfigError(f"expected a positive learning rate at {key_path!r} in {p}, found {node.value!r}")
+    return value
+
+
+def write_lr(path: str | Path, key_path: str, value: float) -> None:
+    """Set the scalar at ``key_path`` to ``value``, leaving every other byte of the file as it was."""
+    p = Path(path)
+    text, root = _compose(p)
+    node = _node_at(root, key_path, p)
+    start, end = node.start_mark.index, node.end_mark.index
+    new = text[:start] + f"{value:.6g}" + text[end:]
+    tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
+    tmp.write_text(new)
+    os.replace(tmp, p)
+
+
+def section(path: str | Path, name: str) -> dict[str, Any]:
+    """The ``name:`` mapping of the config (model, data and estimate settings), or {}."""
+    p = Path(path)
+    data = read_yaml(p)
+    value = data.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"expected a mapping under {name!r} in {p}, found {type(value).__name__}")
+    return value
+
+
+def verdict(config: str, lr_key: str, configured: float, result: EstimateResult, band: tuple[float, float],
+            written: bool) -> CheckResult:
+    low, high = band
+    alpha = result.lr
+    return CheckResult(config, lr_key, configured, alpha, configured / alpha, band,
+                       low * alpha <= configured <= high * alpha, written, result)
+
+
+def parse_band(text: str) -> tuple[float, float]:
+    """``"0.1,10"`` → (0.1, 10.0), with 0 < low ≤ 1 ≤ high."""
+    try:
+        low, high = (float(x) for x in text.split(","))
+    except ValueError:
+        raise ConfigError(f"expected --band as two numbers low,high (e.g. 0.1,10), found {text!r}") from None
+    if not (0 < low <= 1 <= high and math.isfinite(high)):
+        raise ConfigError(f"expected --band with 0 < low ≤ 1 ≤ high, found {text!r}")
+    return low, high

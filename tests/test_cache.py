@@ -1,0 +1,131 @@
+"""Cache hits and misses, corrupted entries, and the journal that survives kills, crashes and Ctrl-C."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from adamlr import Progress, estimate
+from adamlr.cache import Cache
+from tests.assets import factories as f
+
+A = "tests.assets.factories:"
+ARGS = dict(epochs=5, samples=3, seed=1)
+
+
+class Seen(Progress):
+    def __init__(self):
+        self.begun = []
+
+    def sample_started(self, index):
+        self.begun.append(index)
+
+
+def run(cache, model=A + "tiny_mlp", data=A + "tiny_data", progress=None, **kw):
+    return estimate(model, data, cache=cache, progress=progress, **(ARGS | kw))
+
+
+def test_second_run_is_a_cache_hit(tmp_path):
+    cache = Cache(tmp_path)
+    first = run(cache)
+    assert first.cache["hit"] is False
+    seen = Seen()
+    start = time.perf_counter()
+    second = run(Cache(tmp_path), progress=seen)
+    assert time.perf_counter() - start < 1.0
+    assert second.cache["hit"] is True and seen.begun == []
+    assert second.k_hat == first.k_hat and second.lr == first.lr and second.samples == first.samples
+
+
+def _scaled_data():
+    x, y = f.tiny_data()
+    x = x.clone()
+    x[0, 0] += 1e-3
+    return x, y
+
+
+@pytest.mark.parametrize("change", [
+    dict(model=A + "tiny_relu_mlp"),            # architecture
+    dict(seed=2),                               # initial weights (and samples)
+    dict(data=_scaled_data),                    # data contents
+    dict(loss=A + "smoothed_cross_entropy"),    # loss
+    dict(samples=4),                            # an estimate setting
+    dict(tol=1e-4),                             # another
+])
+def test_any_change_misses(tmp_path, change):
+    run(Cache(tmp_path))
+    assert run(Cache(tmp_path), **change).cache["hit"] is False
+
+
+def test_changed_initial_weights_miss(tmp_path):
+    model = f.tiny_mlp()
+    run(Cache(tmp_path), model=model)
+    with torch.no_grad():
+        model[0].bias.add_(1e-4)
+    assert run(Cache(tmp_path), model=model).cache["hit"] is False
+
+
+def test_version_is_part_of_the_key(tmp_path, monkeypatch):
+    run(Cache(tmp_path))
+    import adamlr.cache
+
+    monkeypatch.setattr(adamlr.cache, "__version__", "99.0")
+    assert run(Cache(tmp_path)).cache["hit"] is False
+
+
+@pytest.mark.parametrize("damage", ["truncate", "edit", "garbage"])
+def test_corrupted_entry_is_reported_and_recomputed(tmp_path, damage):
+    first = run(Cache(tmp_path))
+    path = next((tmp_path / "results").glob("*.json"))
+    text = path.read_text()
+    if damage == "truncate":
+        path.write_text(text[: len(text) // 2])
+    elif damage == "edit":
+        entry = json.loads(text)
+        entry["result"]["lr"] *= 2
+        path.write_text(json.dumps(entry))
+    else:
+        path.write_bytes(b"\x00\xff not json")
+    again = run(Cache(tmp_path))
+    assert again.cache["hit"] is False and again.lr == first.lr
+    assert any("corrupted" in w for w in again.warnings)
+    assert run(Cache(tmp_path)).cache["hit"] is True  # rewritten whole
+
+
+def test_no_partial_files_left(tmp_path):
+    run(Cache(tmp_path))
+    assert [p.name for p in tmp_path.rglob("*") if p.name.endswith(".tmp")] == []
+    assert not any((tmp_path / "journal").glob("*.jsonl"))
+
+
+@pytest.mark.parametrize("mode", ["kill", "crash", "sigint", "cli-sigint"])
+def test_interrupted_run_resumes_and_matches(tmp_path, mode):
+    out = subprocess.run([sys.executable, "tests/assets/interrupted_run.py", mode, str(tmp_path)],
+                         capture_output=True, text=True, timeout=300)
+    expected_rc = {"kill": -signal.SIGKILL, "crash": 1, "sigint": 1, "cli-sigint": 130}[mode]
+    assert out.returncode == expected_rc, out.stderr[-2000:]
+    journal = list((tmp_path / "journal").glob("*.jsonl"))
+    assert len(journal) == 1 and len(journal[0].read_text().splitlines()) == 2
+    if mode == "cli-sigint":  # the partial report of the two finished samples, then one error line
+        assert "Recommended Adam learning rate" in out.stdout and "interrupted after 2 of 6 samples" in out.stderr
+    seen = Seen()
+    resumed = estimate(A + "tiny_mlp", A + "tiny_data", cache=Cache(tmp_path), progress=seen, epochs=5, samples=6, seed=3)
+    assert seen.begun == [2, 3, 4, 5]
+    assert any("resumed 2" in w for w in resumed.warnings)
+    fresh = estimate(A + "tiny_mlp", A + "tiny_data", epochs=5, samples=6, seed=3)
+    assert resumed.k_hat == fresh.k_hat and resumed.lr == fresh.lr
+    assert [s.spectral_norm for s in resumed.samples] == [s.spectral_norm for s in fresh.samples]
+
+
+def test_torn_journal_line_is_ignored(tmp_path):
+    cache = Cache(tmp_path)
+    subprocess.run([sys.executable, "tests/assets/interrupted_run.py", "kill", str(tmp_path)], capture_output=True, timeout=300)
+    path = next((tmp_path / "journal").glob("*.jsonl"))
+    path.write_text(path.read_text() + '{"sample": {"index": 2, "spectral')  # a write cut short
+    seen = Seen()
+    estimate(A + "tiny_mlp", A + "tiny_data", cache=cache, progress=seen, epochs=5, samples=6, seed=3)
+    assert seen.begun == [2, 3, 4, 5]
