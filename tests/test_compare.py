@@ -169,3 +169,31 @@ def test_quick_preset_end_to_end(tmp_path):
     d = json.loads(r.stdout)
     assert d["epochs"] == 3 and "adamlr" in d["summary"] and len(d["summary"]) >= 12
     assert math.isfinite(d["adamlr_lr"]["0"])
+
+
+def test_range_test_picks_the_steepest_descent():
+    from adamlr.compare.range_test import _steepest
+
+    lrs = [10 ** (-7 + 7 * i / 99) for i in range(100)]
+    losses = [2.0 - 1.5 / (1 + math.exp(-(math.log10(lr) + 3) * 4)) for lr in lrs]  # steepest at 1e-3
+    assert _steepest(lrs, losses, 1e-7) == pytest.approx(1e-3, rel=0.2)
+
+
+def test_range_test_on_a_real_model_suggests_a_sane_rate():
+    from adamlr.compare.range_test import lr_range_test
+
+    torch.manual_seed(0)
+    model = f.tiny_mlp()
+    source = as_batches(f.tiny_data, name="d", device=torch.device("cpu"), dtype=torch.float32)
+    list(source)
+    lr = lr_range_test(f.tiny_mlp, model.state_dict(), source, torch.nn.functional.cross_entropy,
+                       torch.device("cpu"), torch.float32, batch_size=8)
+    assert 1e-5 < lr < 1.0
+
+
+def test_compare_leaves_the_global_rng_alone(tmp_path):
+    torch.manual_seed(7)
+    expected = torch.rand(3)
+    torch.manual_seed(7)
+    run_compare(settings(arms="all", lr=None, samples=1), tmp_path)
+    assert torch.equal(torch.rand(3), expected)

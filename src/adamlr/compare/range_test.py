@@ -1,7 +1,8 @@
 """An LR range test (Smith 2017; the way torch-lr-finder and Lightning suggest a rate).
 
 Adam steps on mini-batches while the rate grows exponentially from ``start`` to ``end``;
-the suggestion is the rate at the steepest descent of the smoothed loss curve.
+the suggestion is the rate at the steepest descent of the smoothed loss curve (loss
+against log rate), the first 10 and last 5 points skipped, as torch-lr-finder does.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from torch import nn
 from adamlr.data import BatchSource
 from adamlr.losses import LossFn
 
+SMOOTHING = 0.05  # exponential smoothing of the loss, torch-lr-finder's default
+SKIP_START, SKIP_END = 10, 5
+
 
 def lr_range_test(make_model: Callable[[], nn.Module], state: dict[str, torch.Tensor], train: BatchSource,
                   loss_fn: LossFn, device: torch.device, dtype: torch.dtype, *, steps: int = 100,
@@ -27,7 +31,8 @@ def lr_range_test(make_model: Callable[[], nn.Module], state: dict[str, torch.Te
     pick, n = train.random_access  # type: ignore[misc]
     gen = torch.Generator().manual_seed(seed)
     ratio = (end / start) ** (1.0 / (steps - 1))
-    lrs, losses, smooth = [], [], None
+    lrs: list[float] = []
+    losses: list[float] = []
     for i in range(steps):
         lr = start * ratio**i
         for group in optimizer.param_groups:
@@ -40,12 +45,17 @@ def lr_range_test(make_model: Callable[[], nn.Module], state: dict[str, torch.Te
         value = float(loss.detach())
         if not math.isfinite(value):
             break
-        smooth = value if smooth is None else 0.98 * smooth + 0.02 * value
         lrs.append(lr)
-        losses.append(smooth / (1 - 0.98 ** (i + 1)))
+        losses.append(value if not losses else SMOOTHING * value + (1 - SMOOTHING) * losses[-1])
         if losses[-1] > 4 * min(losses):
             break
-    if len(losses) < 3:
-        return start
-    slopes = [(losses[i + 1] - losses[i - 1]) / (math.log(lrs[i + 1]) - math.log(lrs[i - 1])) for i in range(1, len(losses) - 1)]
-    return lrs[1 + min(range(len(slopes)), key=slopes.__getitem__)]
+    return _steepest(lrs, losses, start)
+
+
+def _steepest(lrs: list[float], losses: list[float], fallback: float) -> float:
+    """The rate where the smoothed loss falls fastest per decade, skipping the ends (as torch-lr-finder)."""
+    lo, hi = SKIP_START, len(losses) - SKIP_END
+    if hi - lo < 3:
+        return fallback
+    slopes = {i: (losses[i + 1] - losses[i - 1]) / math.log(lrs[i + 1] / lrs[i - 1]) for i in range(lo + 1, hi - 1)}
+    return lrs[min(slopes, key=slopes.__getitem__)]

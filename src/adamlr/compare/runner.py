@@ -123,8 +123,15 @@ def _alpha(cs: CompareSettings, seed: int, out: Path, force: bool, progress: Com
 
 
 def run_compare(cs: CompareSettings, out: Path, force: bool = False, progress: CompareProgress | None = None) -> dict[str, Any]:
-    """Train every selected arm for every seed; returns the aggregated results (also written to ``out``)."""
-    progress = progress or CompareProgress()
+    """Train every selected arm for every seed; returns the aggregated results (also written to ``out``).
+
+    The caller's global RNG states are restored afterwards (see :func:`adamlr.rng.preserved_rng`).
+    """
+    with preserved_rng():
+        return _run_compare(cs, out, force, progress or CompareProgress())
+
+
+def _run_compare(cs: CompareSettings, out: Path, force: bool, progress: CompareProgress) -> dict[str, Any]:
     device, dtype = resolve_device(cs.device), DTYPES[cs.dtype]
     (out / "arms").mkdir(parents=True, exist_ok=True)
     _check_same_comparison(cs, out, force)
@@ -144,8 +151,9 @@ def run_compare(cs: CompareSettings, out: Path, force: bool = False, progress: C
         spec = TrainSpec(make, state, train_data, test_data, loss_fn, cs.epochs, cs.batch_size, device, dtype)
         arms = paper_arms(alpha, cs.epochs, cs.schedulers)
         if cs.arms in ("all", "optional") or "lr_range_test" in cs.arms:
-            suggestion = lr_range_test(make, state, train_data, loss_fn, device, dtype, seed=seed) \
-                if train_data.random_access else None
+            with preserved_rng():
+                suggestion = lr_range_test(make, state, train_data, loss_fn, device, dtype, seed=seed) \
+                    if train_data.random_access else None
             arms += optional_arms(suggestion, cs.epochs)
         for arm in _select(arms, cs.arms):
             runs.append(_run_arm(arm, spec, seed, out, force, progress))
