@@ -182,3 +182,10 @@ def test_mini_batch_needs_random_access():
 def test_mini_batch_from_a_dataloader_dataset():
     r = estimate(A + "tiny_mlp", A + "tiny_loader", epochs=1, samples=1, batch_size=8, batches_per_sample=2)
     assert len(r.samples[0].batch_norms) == 2
+
+
+def test_large_alpha_is_flagged():
+    big = estimate(A + "tiny_mlp", A + "tiny_data", epochs=1, samples=1)
+    small = estimate(A + "tiny_mlp", A + "tiny_data", steps=10**9, samples=1)
+    assert big.lr > 1e-2 and any("Adam's usual 1e-3" in w for w in big.warnings)
+    assert small.lr < 1e-2 and not any("Adam's usual 1e-3" in w for w in small.warnings)

@@ -31,6 +31,9 @@ from adamlr.sampling import reinitializer, sample_seed, sample_weights
 from adamlr.solvers import EigenResult, spectral_norm
 
 
+LARGE_LR = 1e-2  # above this, warn: 10× Adam's usual step, where our own runs went wrong
+
+
 class Progress:
     """Receives progress events; subclass it (the CLI draws Rich bars). Methods do nothing here."""
 
@@ -208,6 +211,10 @@ def _finish(problem: Problem, settings: Settings, initial_loss: float, samples: 
                         "their ‖H‖ may be underestimated (raise --max-iter)")
     if settings.batch_size is not None:
         warnings.append(_batch_note(samples, settings))
+    if lr > LARGE_LR:
+        warnings.append(f"α = {lr:.3g} is {lr / 1e-3:.0f}× Adam's usual 1e-3: on the MLP and LeNet runs in docs/results.md "
+                        "a step this large blew the loss up on the first epoch; try it with `adamlr compare` before a "
+                        "long run, and see how --scale moves K̂")
     peak, peak_kind = _peak_memory(problem.device)
     batches = problem.objective.batches
     result = EstimateResult(
