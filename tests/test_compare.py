@@ -197,3 +197,15 @@ def test_compare_leaves_the_global_rng_alone(tmp_path):
     torch.manual_seed(7)
     run_compare(settings(arms="all", lr=None, samples=1), tmp_path)
     assert torch.equal(torch.rand(3), expected)
+
+
+def test_optional_optimizer_arms(tmp_path):
+    """D-Adaptation, Prodigy and Schedule-Free (installed by the dev extra) train and report their step."""
+    res = run_compare(settings(arms="optional", epochs=3), tmp_path)
+    arms = {r["arm"]: r for r in res["runs"]}
+    assert {"adamlr", "lr_range_test", "dadapt_adam", "prodigy", "schedulefree_adamw"} <= set(arms)
+    for name in ("dadapt_adam", "prodigy", "schedulefree_adamw"):
+        records = arms[name]["records"]
+        assert not arms[name]["diverged"] and len(records) == 4
+        assert all(r["lr"] is not None and r["lr"] > 0 for r in records[:-1])
+        assert records[-1]["train_loss"] < records[0]["train_loss"]
