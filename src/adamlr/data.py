@@ -115,7 +115,8 @@ class BatchSource:
         list(one)  # fills n_examples and keeps the batch on the device
         return one
 
-    def _convert(self, batch: Batch) -> Batch:
+    def convert(self, batch: Batch) -> Batch:
+        """Move a batch to this source's device; floating tensors to its dtype (class indices kept)."""
         inputs, targets = batch
         if inputs.is_floating_point():
             inputs = inputs.to(self.device, self.dtype)
@@ -135,7 +136,7 @@ class BatchSource:
         used = 0
         n = count = 0
         for index, raw in enumerate(self._make_iterable()):
-            inputs, targets = self._convert(_check_batch(raw, index))
+            inputs, targets = self.convert(_check_batch(raw, index))
             if inputs.shape[0] == 0:
                 continue
             n += inputs.shape[0]

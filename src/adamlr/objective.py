@@ -21,7 +21,7 @@ from adamlr.losses import LossFn
 
 Params = dict[str, torch.Tensor]
 
-_STATEFUL = (nn.modules.batchnorm._NormBase, nn.modules.dropout._DropoutNd)
+STATEFUL_LAYERS = (nn.modules.batchnorm._NormBase, nn.modules.dropout._DropoutNd)
 
 
 def working_copy(module: nn.Module, device: torch.device, dtype: torch.dtype) -> tuple[nn.Module, list[str]]:
@@ -35,7 +35,7 @@ def working_copy(module: nn.Module, device: torch.device, dtype: torch.dtype) ->
     except Exception as exc:
         raise ModelError(f"expected a model that copy.deepcopy can copy, found {type(exc).__name__}: {exc}") from exc
     work = work.to(device=device, dtype=dtype).eval()
-    kinds = sorted({type(m).__name__ for m in work.modules() if isinstance(m, _STATEFUL)})
+    kinds = sorted({type(m).__name__ for m in work.modules() if isinstance(m, STATEFUL_LAYERS)})
     warnings = []
     if kinds:
         warnings.append(

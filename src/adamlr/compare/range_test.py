@@ -37,7 +37,7 @@ def lr_range_test(make_model: Callable[[], nn.Module], state: dict[str, torch.Te
         lr = start * ratio**i
         for group in optimizer.param_groups:
             group["lr"] = lr
-        x, y = train._convert(pick(torch.randperm(n, generator=gen)[: min(batch_size, n)]))
+        x, y = train.convert(pick(torch.randperm(n, generator=gen)[: min(batch_size, n)]))
         optimizer.zero_grad(set_to_none=True)
         loss = loss_fn(model(x), y)
         loss.backward()

@@ -20,7 +20,7 @@ from torch import nn
 from adamlr.compare.arms import Arm
 from adamlr.data import BatchSource
 from adamlr.losses import LossFn
-from adamlr.objective import _STATEFUL
+from adamlr.objective import STATEFUL_LAYERS
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ def _mini_batches(spec: TrainSpec, generator: torch.Generator):
     order = torch.randperm(n, generator=generator)
     for i in range(0, n, spec.batch_size or n):
         x, y = pick(order[i : i + (spec.batch_size or n)])
-        yield spec.train._convert((x, y))
+        yield spec.train.convert((x, y))
 
 
 def train(arm: Arm, spec: TrainSpec, seed: int, on_epoch: Callable[[int], None] | None = None) -> RunResult:
@@ -112,7 +112,7 @@ def train(arm: Arm, spec: TrainSpec, seed: int, on_epoch: Callable[[int], None] 
     model = spec.make_model()
     model.load_state_dict(spec.initial_state)
     model.to(spec.device, spec.dtype)
-    stateful = any(isinstance(m, _STATEFUL) for m in model.modules())
+    stateful = any(isinstance(m, STATEFUL_LAYERS) for m in model.modules())
     optimizer = arm.optimizer([p for p in model.parameters() if p.requires_grad])
     generator = torch.Generator().manual_seed(seed)
     records: list[EpochRecord] = []
