@@ -85,7 +85,7 @@ def _one_sample(problem: Problem, settings: Settings, index: int, mode: str, pro
         if settings.batch_size is not None:
             objective = objective.on(objective.batches.random_batch(settings.batch_size, batch_gen))
         done = sum(s.iterations for s in solves)
-        solved, operator = _solve(problem, objective, params, settings, "cached" if settings.batch_size else mode,
+        solved, operator = _solve(problem, objective, params, settings, mode,
                                   sample_seed(settings.seed, index, stream=1) + r,
                                   lambda k, theta, res: progress.iteration(index, done + k, theta, res))
         _check_finite(operator.loss, "loss", index, settings)
@@ -147,7 +147,8 @@ def estimate(model: Any, data: Any, *, settings: Settings | None = None, progres
         if problem.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(problem.device)
         initial_loss = problem.objective.value(problem.initial_params)
-        mode, graph_bytes = choose_mode(settings.hvp, problem.objective, problem.initial_params)
+        # Mini-batch solves always cache their one small batch's graph; full data chooses.
+        mode = "cached" if settings.batch_size else choose_mode(settings.hvp, problem.objective, problem.initial_params)[0]
         rounds = settings.batches_per_sample if settings.batch_size else 1
         progress.started(settings.samples, settings.max_iter * rounds)
         samples: list[SampleResult] = []
@@ -159,21 +160,21 @@ def estimate(model: Any, data: Any, *, settings: Settings | None = None, progres
                 samples.append(sample)
                 progress.sample_finished(sample)
         except KeyboardInterrupt:
-            partial = _partial(problem, settings, initial_loss, samples, mode, graph_bytes, started)
+            partial = _partial(problem, settings, initial_loss, samples, mode, started)
             raise Interrupted(f"interrupted after {len(samples)} of {settings.samples} samples"
                               + ("; finished samples are journaled, rerun to resume" if cache else ""), partial) from None
     notes = [f"resumed {len(done)} finished samples from the journal"] if done else []
-    result = _finish(problem, settings, initial_loss, tuple(samples), mode, graph_bytes,
-                     time.perf_counter() - started, notes, key, cache)
+    result = _finish(problem, settings, initial_loss, tuple(samples), mode, time.perf_counter() - started,
+                     notes, key, cache)
     return dataclasses.replace(result, warnings=result.warnings + tuple(cache.problems if cache else ()))
 
 
 def _partial(problem: Problem, settings: Settings, initial_loss: float, samples: list[SampleResult], mode: str,
-             graph_bytes: float, started: float) -> EstimateResult | None:
+             started: float) -> EstimateResult | None:
     if not samples or max(s.spectral_norm for s in samples) <= 0:
         return None
     quiet = dataclasses.replace(settings, strict=False)
-    result = _finish(problem, quiet, initial_loss, tuple(samples), mode, graph_bytes, time.perf_counter() - started,
+    result = _finish(problem, quiet, initial_loss, tuple(samples), mode, time.perf_counter() - started,
                      [f"partial: interrupted after {len(samples)} of {settings.samples} samples"], None, None)
     return dataclasses.replace(result, partial=True)
 
@@ -194,7 +195,7 @@ def _raise_if_strict(result: EstimateResult, settings: Settings) -> None:
 
 
 def _finish(problem: Problem, settings: Settings, initial_loss: float, samples: tuple[SampleResult, ...],
-            mode: str, graph_bytes: float, seconds: float, notes: list[str], key: str | None,
+            mode: str, seconds: float, notes: list[str], key: str | None,
             cache: Cache | None) -> EstimateResult:
     k_hat = max(s.spectral_norm for s in samples)
     if not k_hat > 0:

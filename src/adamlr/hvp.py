@@ -159,15 +159,16 @@ def memory_budget(device: torch.device) -> int:
         return 4 * 1024**3
 
 
-def choose_mode(requested: str, objective: Objective, params: Params) -> tuple[str, float]:
+def choose_mode(requested: str, objective: Objective, params: Params) -> tuple[str, float | None]:
     """``cached`` when the data is held in memory and the full graph fits the budget, else ``stream``.
 
     Returns:
-        The mode and the estimated bytes of the full-data graph.
+        The mode and, for ``auto``, the estimated bytes of the full-data graph (an explicit
+        mode is taken as given, without measuring).
     """
+    if requested != "auto":
+        return requested, None
     n = objective.batches.n_examples or 0
     estimate = graph_bytes_per_example(objective, params) * n
-    if requested != "auto":
-        return requested, estimate
     fits = objective.batches.kept_in_memory and estimate <= memory_budget(objective.batches.device)
     return ("cached" if fits else "stream"), estimate
