@@ -52,7 +52,11 @@ def test_full_gradient_norm_matches_direct_computation():
     x, y = f.tiny_data()
     source = as_batches((x, y), name="d", device=torch.device("cpu"), dtype=torch.float64, chunk_size=5)
     list(source)
-    loss, grads = full_gradient(model, source, torch.nn.functional.cross_entropy)
+    from adamlr.compare.training import trainable
+    from adamlr.objective import Objective
+
+    objective = Objective(model, torch.nn.functional.cross_entropy, source, "cross_entropy")
+    loss, grads = full_gradient(objective, trainable(model))
     direct = torch.nn.functional.cross_entropy(model(x.double()), y)
     expected = torch.autograd.grad(direct, list(model.parameters()))
     assert loss == pytest.approx(float(direct.detach()), rel=1e-12)
@@ -209,3 +213,12 @@ def test_optional_optimizer_arms(tmp_path):
         assert not arms[name]["diverged"] and len(records) == 4
         assert all(r["lr"] is not None and r["lr"] > 0 for r in records[:-1])
         assert records[-1]["train_loss"] < records[0]["train_loss"]
+
+
+def test_model_data_mismatch_is_one_line_even_with_lr(tmp_path):
+    """With --lr no estimate runs first: training itself must report the mismatch clearly."""
+    r = CliRunner().invoke(app, ["compare", "-m", A + "tiny_mlp", "-d", A + "wrong_width_data", "--epochs", "2",
+                                 "--lr", "0.01", "--arms", "adamlr", "--out", str(tmp_path)])
+    assert r.exit_code == 1
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "accept inputs of shape (10, 7)" in lines[0] and "Traceback" not in r.stderr

@@ -77,10 +77,10 @@ class Objective:
         """The same model and loss on other data (e.g. one random batch)."""
         return Objective(self.module, self.loss_fn, batches, self.loss_name)
 
-    def batch_loss(self, params: Params, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Mean loss on one batch; user-code failures become one clear :class:`InputError`."""
+    def outputs(self, params: Params, inputs: torch.Tensor) -> torch.Tensor:
+        """The model's outputs at ``params``; a failing forward becomes one clear :class:`DataError`."""
         try:
-            outputs = functional_call(self.module, params, (inputs,))
+            return functional_call(self.module, params, (inputs,))
         except AdamlrError:
             raise
         except Exception as exc:
@@ -88,6 +88,13 @@ class Objective:
                 f"expected the model to accept inputs of shape {tuple(inputs.shape)}, "
                 f"found {type(exc).__name__}: {exc}"
             ) from exc
+
+    def batch_loss(self, params: Params, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Mean loss on one batch; user-code failures become one clear :class:`InputError`."""
+        return self.loss(self.outputs(params, inputs), targets)
+
+    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """The loss of ``outputs`` against ``targets`` as a scalar, with the same clear errors."""
         try:
             loss = self.loss_fn(outputs, targets)
         except AdamlrError:

@@ -14,7 +14,9 @@ import torch
 from torch import nn
 
 from adamlr.data import BatchSource
+from adamlr.compare.training import trainable
 from adamlr.losses import LossFn
+from adamlr.objective import Objective
 
 SMOOTHING = 0.05  # exponential smoothing of the loss, torch-lr-finder's default
 SKIP_START, SKIP_END = 10, 5
@@ -22,12 +24,15 @@ SKIP_START, SKIP_END = 10, 5
 
 def lr_range_test(make_model: Callable[[], nn.Module], state: dict[str, torch.Tensor], train: BatchSource,
                   loss_fn: LossFn, device: torch.device, dtype: torch.dtype, *, steps: int = 100,
-                  start: float = 1e-7, end: float = 1.0, batch_size: int = 256, seed: int = 0) -> float:
+                  start: float = 1e-7, end: float = 1.0, batch_size: int = 256, seed: int = 0,
+                  loss_name: str = "loss") -> float:
     """Return the suggested learning rate (never modifies ``state``)."""
     model = make_model()
     model.load_state_dict(state)
     model.to(device, dtype).train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=start)
+    params = trainable(model)
+    objective = Objective(model, loss_fn, train, loss_name)
+    optimizer = torch.optim.Adam(params.values(), lr=start)
     pick, n = train.random_access  # type: ignore[misc]
     gen = torch.Generator().manual_seed(seed)
     ratio = (end / start) ** (1.0 / (steps - 1))
@@ -39,7 +44,7 @@ def lr_range_test(make_model: Callable[[], nn.Module], state: dict[str, torch.Te
             group["lr"] = lr
         x, y = train.convert(pick(torch.randperm(n, generator=gen)[: min(batch_size, n)]))
         optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(model(x), y)
+        loss = objective.batch_loss(params, x, y)
         loss.backward()
         optimizer.step()
         value = float(loss.detach())

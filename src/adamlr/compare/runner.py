@@ -148,11 +148,12 @@ def _run_compare(cs: CompareSettings, out: Path, force: bool, progress: CompareP
         state = {k: v.detach().clone() for k, v in module.state_dict().items()}
         make = factory or (lambda m=module: __import__("copy").deepcopy(m))
         alpha, estimates[seed] = _alpha(cs, seed, out, force, progress)
-        spec = TrainSpec(make, state, train_data, test_data, loss_fn, cs.epochs, cs.batch_size, device, dtype)
+        spec = TrainSpec(make, state, train_data, test_data, loss_fn, loss_name, cs.epochs, cs.batch_size, device, dtype)
         arms = paper_arms(alpha, cs.epochs, cs.schedulers)
         if cs.arms in ("all", "optional") or "lr_range_test" in cs.arms:
             with preserved_rng():
-                suggestion = lr_range_test(make, state, train_data, loss_fn, device, dtype, seed=seed) \
+                suggestion = lr_range_test(make, state, train_data, loss_fn, device, dtype, seed=seed,
+                                           loss_name=loss_name) \
                     if train_data.random_access else None
             arms += optional_arms(suggestion, cs.epochs)
         for arm in _select(arms, cs.arms):

@@ -20,7 +20,7 @@ from torch import nn
 from adamlr.compare.arms import Arm
 from adamlr.data import BatchSource
 from adamlr.losses import LossFn
-from adamlr.objective import STATEFUL_LAYERS
+from adamlr.objective import STATEFUL_LAYERS, Objective, Params
 
 
 @dataclass(frozen=True)
@@ -55,32 +55,36 @@ class RunResult:
                          d["diverged"], d.get("note", ""))
 
 
-def full_gradient(model: nn.Module, batches: BatchSource, loss_fn: LossFn) -> tuple[float, list[torch.Tensor]]:
-    """L(w) and ∇L(w) over every batch, each weighted by its size (eval mode)."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    grads = [torch.zeros_like(p) for p in params]
-    total, n = 0.0, batches.n_examples
-    for x, y in batches:
-        loss = loss_fn(model(x), y) * (x.shape[0] / n)
-        for g, d in zip(grads, torch.autograd.grad(loss, params, allow_unused=True)):
+def trainable(model: nn.Module) -> Params:
+    """The live parameters that require grad, by name (gradients flow into the model)."""
+    return {name: p for name, p in model.named_parameters() if p.requires_grad}
+
+
+def full_gradient(objective: Objective, params: Params) -> tuple[float, list[torch.Tensor]]:
+    """L(w) and ∇L(w) over every batch, each weighted by its size (:meth:`Objective.weighted_losses`)."""
+    leaves = list(params.values())
+    grads = [torch.zeros_like(p) for p in leaves]
+    total = 0.0
+    for part in objective.weighted_losses(params):
+        for g, d in zip(grads, torch.autograd.grad(part, leaves, allow_unused=True)):
             if d is not None:
                 g.add_(d)
-        total += float(loss.detach())
+        total += float(part.detach())
     return total, grads
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, batches: BatchSource, loss_fn: LossFn) -> tuple[float, float | None]:
-    """Mean loss and accuracy (accuracy only for class-index targets)."""
+def evaluate(objective: Objective, params: Params) -> tuple[float, float | None]:
+    """Mean loss and accuracy over the objective's data (accuracy only for class-index targets)."""
     total = correct = 0.0
     classify = True
-    for x, y in batches:
-        out = model(x)
-        total += float(loss_fn(out, y)) * x.shape[0]
+    for x, y in objective.batches:
+        out = objective.outputs(params, x)
+        total += float(objective.loss(out, y)) * x.shape[0]
         classify = classify and not y.is_floating_point() and out.ndim == 2
         if classify:
             correct += float((out.argmax(dim=1) == y).sum())
-    n = batches.n_examples or 1
+    n = objective.batches.n_examples or 1
     return total / n, (correct / n if classify else None)
 
 
@@ -93,6 +97,7 @@ class TrainSpec:
     train: BatchSource
     test: BatchSource | None
     loss_fn: LossFn
+    loss_name: str
     epochs: int
     batch_size: int | None
     device: torch.device
@@ -113,16 +118,19 @@ def train(arm: Arm, spec: TrainSpec, seed: int, on_epoch: Callable[[int], None] 
     model.load_state_dict(spec.initial_state)
     model.to(spec.device, spec.dtype)
     stateful = any(isinstance(m, STATEFUL_LAYERS) for m in model.modules())
-    optimizer = arm.optimizer([p for p in model.parameters() if p.requires_grad])
+    params = trainable(model)
+    objective = Objective(model, spec.loss_fn, spec.train, spec.loss_name)
+    test = objective.on(spec.test) if spec.test is not None else None
+    optimizer = arm.optimizer(list(params.values()))
     generator = torch.Generator().manual_seed(seed)
     records: list[EpochRecord] = []
     started = time.perf_counter()
     for epoch in range(spec.epochs + 1):
         model.eval()
         arm.before_eval(optimizer)
-        loss, grads = full_gradient(model, spec.train, spec.loss_fn)
+        loss, grads = full_gradient(objective, params)
         grad_norm = math.sqrt(sum(float((g.double() ** 2).sum()) for g in grads))
-        test_loss, test_acc = evaluate(model, spec.test, spec.loss_fn) if spec.test is not None else (None, None)
+        test_loss, test_acc = evaluate(test, params) if test is not None else (None, None)
         arm.after_eval(optimizer)
         lr = arm.set_epoch(optimizer, epoch, spec.epochs) if epoch < spec.epochs else None
         records.append(EpochRecord(epoch, lr, grad_norm, loss, test_loss, test_acc, time.perf_counter() - started))
@@ -134,22 +142,21 @@ def train(arm: Arm, spec: TrainSpec, seed: int, on_epoch: Callable[[int], None] 
             break
         model.train()
         if spec.batch_size is None:
-            _full_batch_step(model, optimizer, spec, grads if not stateful else None)
+            _full_batch_step(objective, params, optimizer, grads if not stateful else None)
         else:
             for x, y in _mini_batches(spec, generator):
                 optimizer.zero_grad(set_to_none=True)
-                spec.loss_fn(model(x), y).backward()
+                objective.batch_loss(params, x, y).backward()
                 optimizer.step()
     return RunResult(arm.name, arm.family, seed, tuple(records), False)
 
 
-def _full_batch_step(model: nn.Module, optimizer: torch.optim.Optimizer, spec: TrainSpec,
+def _full_batch_step(objective: Objective, params: Params, optimizer: torch.optim.Optimizer,
                      grads: list[torch.Tensor] | None) -> None:
     """One Adam step on the full-data gradient (reusing the metric's gradient when train = eval mode)."""
-    params = [p for p in model.parameters() if p.requires_grad]
     optimizer.zero_grad(set_to_none=True)
     if grads is None:
-        _, grads = full_gradient(model, spec.train, spec.loss_fn)
-    for p, g in zip(params, grads):
+        _, grads = full_gradient(objective, params)
+    for p, g in zip(params.values(), grads):
         p.grad = g
     optimizer.step()
