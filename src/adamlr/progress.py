@@ -14,8 +14,10 @@ from adamlr.result import SampleResult
 class RichProgress(Progress):
     """Draws bars while a run is in flight; silent when ``enabled`` is false or stderr is not a terminal."""
 
-    def __init__(self, console: Console, enabled: bool = True) -> None:
-        self.bars = RichBars(
+    def __init__(self, console: Console, enabled: bool = True, bars: RichBars | None = None) -> None:
+        """Draw on ``bars`` when given (an enclosing display, e.g. ``adamlr compare``'s), else on new ones."""
+        self.shared = bars is not None
+        self.bars = bars or RichBars(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
             TimeElapsedColumn(), console=console, transient=True, disable=not (enabled and console.is_terminal),
         )
@@ -32,6 +34,7 @@ class RichProgress(Progress):
 
     def started(self, n_samples: int, max_iter: int) -> None:
         self.max_iter = max_iter
+        self.n_samples, self.finished = n_samples, 0
         self.overall = self.bars.add_task("samples", total=n_samples, info="")
 
     def sample_started(self, index: int) -> None:
@@ -48,3 +51,7 @@ class RichProgress(Progress):
         if self.overall is not None:
             self.bars.advance(self.overall)
             self.bars.update(self.overall, info=f"last ‖H‖={sample.spectral_norm:.4g}")
+            self.finished += 1
+            if self.shared and self.finished == self.n_samples:
+                self.bars.remove_task(self.overall)  # an enclosing display goes on without it
+                self.overall = None

@@ -82,13 +82,18 @@ def settings_list(cli: dict[str, Any], preset: str | None, quick: bool, config: 
 class RichCompareProgress(CompareProgress):
     """One bar over arms, one over the current arm's epochs (stderr, terminals only)."""
 
-    def __init__(self, console: Console, enabled: bool, total_arms: int) -> None:
+    def __init__(self, console: Console, enabled: bool) -> None:
         self.console = console
         self.enabled = enabled and console.is_terminal
         self.bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                              console=console, transient=True, disable=not self.enabled)
-        self.total = self.bars.add_task("arms", total=total_arms)
+        self.total = self.bars.add_task("arms", total=0)
+        self.planned = 0
         self.current: int | None = None
+
+    def arms_planned(self, count: int) -> None:
+        self.planned += count
+        self.bars.update(self.total, total=self.planned)
 
     def arm_started(self, arm: str, seed: int, epochs: int) -> None:
         self.current = self.bars.add_task(f"{arm} (seed {seed})", total=epochs + 1)
@@ -107,16 +112,7 @@ class RichCompareProgress(CompareProgress):
                                     highlight=False)
 
     def estimating(self) -> RichProgress:
-        return _Nested(self.bars)
-
-
-class _Nested(RichProgress):
-    """Estimate progress drawn into the compare bars."""
-
-    def __init__(self, bars: Progress) -> None:
-        self.bars = bars
-        self.overall = self.current = None
-        self.max_iter = 0
+        return RichProgress(self.console, bars=self.bars)
 
 
 def run_compare_command(cli: dict[str, Any], *, out: Path, preset: str | None, quick: bool, force: bool,
@@ -125,7 +121,7 @@ def run_compare_command(cli: dict[str, Any], *, out: Path, preset: str | None, q
     results = {}
     for sub, cs in settings_list(cli, preset, quick, config):
         target = out / sub if sub else out
-        progress = RichCompareProgress(console, not quiet, total_arms=0)
+        progress = RichCompareProgress(console, not quiet)
         with progress.bars:
             res = run_compare(cs, target, force=force, progress=progress)
         res["figures"] = [str(p) for p in figures(res, target)]

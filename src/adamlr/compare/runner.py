@@ -28,6 +28,8 @@ from adamlr.rng import preserved_rng
 class CompareProgress:
     """Receives progress events (the CLI draws bars). Methods do nothing here."""
 
+    def arms_planned(self, count: int) -> None: ...
+
     def arm_started(self, arm: str, seed: int, epochs: int) -> None: ...
 
     def epoch_done(self, arm: str, seed: int, epoch: int) -> None: ...
@@ -156,7 +158,9 @@ def _run_compare(cs: CompareSettings, out: Path, force: bool, progress: CompareP
                                            loss_name=loss_name) \
                     if train_data.random_access else None
             arms += optional_arms(suggestion, cs.epochs)
-        for arm in _select(arms, cs.arms):
+        selected = _select(arms, cs.arms)
+        progress.arms_planned(len(selected))
+        for arm in selected:
             runs.append(_run_arm(arm, spec, seed, out, force, progress))
     return aggregate(cs, runs, estimates, out, loss_name)
 
