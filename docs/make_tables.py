@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import sys
 
+from adamlr.compare.report import best_arm
+
 COLUMNS = [("final_grad_norm", "final ‖∇L‖", True), ("min_grad_norm", "min ‖∇L‖", True),
            ("final_train_loss", "final train loss", True), ("final_test_accuracy", "final test acc.", False)]
 
@@ -21,10 +23,7 @@ def fmt(key: str, value: float | None) -> str:
 def main(path: str) -> None:
     res = json.load(open(path))
     summary = res["summary"]
-    best = {}
-    for key, _, lower in COLUMNS:
-        values = {a: s[key]["mean"] for a, s in summary.items() if s[key]["mean"] is not None and not s["diverged"]}
-        best[key] = (min if lower else max)(values, key=values.get) if values else None
+    best = {key: best_arm(summary, key, lower) for key, _, lower in COLUMNS}
     order = sorted(summary, key=lambda a: summary[a]["final_grad_norm"]["mean"] or float("inf"))
     print("| arm | " + " | ".join(h for _, h, _ in COLUMNS) + " |")
     print("| --- | " + " | ".join("---:" for _ in COLUMNS) + " |")

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from adamlr.config import read_yaml
+from adamlr.config import parse_yaml_file, read_yaml
 from adamlr.errors import ConfigError
 from adamlr.result import EstimateResult
 
@@ -73,14 +73,7 @@ def _node_at(root: yaml.Node, key_path: str, path: Path) -> yaml.ScalarNode:
 
 
 def _compose(path: Path) -> tuple[str, yaml.Node]:
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"expected a readable YAML file at {str(path)!r}, found {type(exc).__name__}: {exc.strerror or exc}") from exc
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"expected valid YAML in {str(path)!r}, found a syntax error") from exc
+    text, root = parse_yaml_file(path, lambda t: yaml.compose(t, Loader=yaml.SafeLoader))
     if root is None:
         raise ConfigError(f"expected a YAML mapping in {str(path)!r}, found an empty file")
     return text, root

@@ -6,6 +6,7 @@ Every problem is collected before raising, so a user fixes a config file in one 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -115,11 +116,11 @@ def _problems(s: Settings) -> list[str]:
     return typed or _range_problems(s)
 
 
-def read_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping with ``yaml.safe_load``.
+def parse_yaml_file(path: str | Path, parse: Callable[[str], Any] = yaml.safe_load) -> tuple[str, Any]:
+    """Read ``path`` and parse it with ``parse``; returns (text, parsed).
 
     Raises:
-        ConfigError: the file is missing, unreadable, not YAML, or not a mapping.
+        ConfigError: the file is missing, unreadable or not YAML (with the line, when known).
     """
     p = Path(path)
     try:
@@ -127,11 +128,21 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     except OSError as exc:
         raise ConfigError(f"expected a readable YAML file at {str(p)!r}, found {type(exc).__name__}: {exc.strerror or exc}") from exc
     try:
-        data = yaml.safe_load(text)
+        return text, parse(text)
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" at line {where.line + 1}" if where is not None else ""
         raise ConfigError(f"expected valid YAML in {str(p)!r}, found a syntax error{line}") from exc
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping with ``yaml.safe_load``.
+
+    Raises:
+        ConfigError: the file is missing, unreadable, not YAML, or not a mapping.
+    """
+    p = Path(path)
+    _, data = parse_yaml_file(p)
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -16,7 +16,8 @@ COLUMNS = [  # (summary key, header, lower is better)
 ]
 
 
-def _best(summary: dict[str, Any], key: str, lower: bool) -> str | None:
+def best_arm(summary: dict[str, Any], key: str, lower: bool) -> str | None:
+    """The arm with the best mean in column ``key`` among arms that did not diverge."""
     values = {arm: s[key]["mean"] for arm, s in summary.items() if s[key]["mean"] is not None and not s["diverged"]}
     if not values:
         return None
@@ -34,7 +35,7 @@ def _cell(stat: dict[str, float | None], key: str) -> str:
 def ranking(results: dict[str, Any]) -> RenderableType:
     """Arms sorted by final gradient norm; the winner of each column in bold green with ★."""
     summary = results["summary"]
-    best = {key: _best(summary, key, lower) for key, _, lower in COLUMNS}
+    best = {key: best_arm(summary, key, lower) for key, _, lower in COLUMNS}
     table = Table(header_style="bold", title=f"{results['model']} on {results['data']}, {results['epochs']} epochs, "
                   f"{'batch ' + str(results['batch_size']) if results['batch_size'] else 'full batch'}, "
                   f"seeds {results['seeds']}", title_justify="left")
