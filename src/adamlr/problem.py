@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from adamlr.data import as_batches
+from adamlr.data import BatchSource, as_batches
 from adamlr.errors import ModelError, UsageError
 from adamlr.loading import call_user, describe, load_object
 from adamlr.losses import LossFn, resolve_loss
@@ -49,6 +49,12 @@ def build_model(model: Any, seed: int) -> tuple[nn.Module, Callable[[], nn.Modul
     return module, obj, name
 
 
+def load_batches(data: Any, *, device: torch.device, dtype: torch.dtype, chunk_size: int | None = None) -> BatchSource:
+    """A :class:`BatchSource` for data given as an import path or an object (see :func:`as_batches`)."""
+    obj = load_object(data) if isinstance(data, str) else data
+    return as_batches(obj, name=describe(data), device=device, dtype=dtype, chunk_size=chunk_size)
+
+
 @dataclass
 class Problem:
     """The resolved model, data and loss.
@@ -83,7 +89,6 @@ def prepare(model: Any, data: Any, loss: str | LossFn, *, device: str, dtype: st
     loss_fn, loss_name = resolve_loss(loss)
     user_model, factory, model_name = build_model(model, seed)
     work, warnings = working_copy(user_model, dev, torch_dtype)
-    data_obj = load_object(data) if isinstance(data, str) else data
-    batches = as_batches(data_obj, name=describe(data), device=dev, dtype=torch_dtype, chunk_size=chunk_size)
+    batches = load_batches(data, device=dev, dtype=torch_dtype, chunk_size=chunk_size)
     objective = Objective(work, loss_fn, batches, loss_name)
     return Problem(user_model, factory, model_name, objective, trainable_parameters(work), dev, torch_dtype, warnings)

@@ -16,12 +16,12 @@ from adamlr.compare.arms import Arm, optional_arms, paper_arms
 from adamlr.compare.range_test import lr_range_test
 from adamlr.compare.training import RunResult, TrainSpec, train
 from adamlr.config import Settings
-from adamlr.data import as_batches
+from adamlr.data import BatchSource
 from adamlr.errors import DataError, UsageError
 from adamlr.estimate import Progress, estimate
-from adamlr.loading import describe, load_object
+from adamlr.loading import describe
 from adamlr.losses import resolve_loss
-from adamlr.problem import DTYPES, build_model, resolve_device
+from adamlr.problem import DTYPES, build_model, load_batches, resolve_device
 from adamlr.rng import preserved_rng
 
 
@@ -67,9 +67,8 @@ def write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _load_pair(spec: Any, name: str, device: torch.device, dtype: torch.dtype):
-    obj = load_object(spec) if isinstance(spec, str) else spec
-    source = as_batches(obj, name=describe(spec), device=device, dtype=dtype)
+def _load_data(spec: Any, device: torch.device, dtype: torch.dtype) -> BatchSource:
+    source = load_batches(spec, device=device, dtype=dtype)
     list(source)  # one pass: counts examples, keeps batches in memory when they fit
     return source
 
@@ -138,8 +137,8 @@ def _run_compare(cs: CompareSettings, out: Path, force: bool, progress: CompareP
     (out / "arms").mkdir(parents=True, exist_ok=True)
     _check_same_comparison(cs, out, force)
     loss_fn, loss_name = resolve_loss(cs.loss)
-    train_data = _load_pair(cs.data, "data", device, dtype)
-    test_data = _load_pair(cs.test_data, "test data", device, dtype) if cs.test_data is not None else None
+    train_data = _load_data(cs.data, device, dtype)
+    test_data = _load_data(cs.test_data, device, dtype) if cs.test_data is not None else None
     if cs.batch_size is not None and train_data.random_access is None:
         raise DataError("expected training data with random access for --batch-size (tensors or a map-style Dataset)")
     runs: list[RunResult] = []
