@@ -68,6 +68,11 @@ def fingerprint(parts: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(full, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
+def _checksum(obj: Any) -> str:
+    """sha256 of the canonical JSON (sorted keys) of a JSON-ready value."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
+
+
 def _atomic_write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -98,8 +103,7 @@ class Cache:
             return None
         try:
             entry = json.loads(path.read_text())
-            body = json.dumps(entry["result"], sort_keys=True)
-            if entry["key"] != key or entry["sha256"] != hashlib.sha256(body.encode()).hexdigest():
+            if entry["key"] != key or entry["sha256"] != _checksum(entry["result"]):
                 raise ValueError("checksum or key mismatch")
             return entry["result"]
         except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -107,8 +111,8 @@ class Cache:
             return None
 
     def store(self, key: str, result: dict[str, Any]) -> Path:
-        body = json.dumps(result, sort_keys=True)
-        entry = {"key": key, "sha256": hashlib.sha256(body.encode()).hexdigest(), "result": json.loads(body)}
+        canonical = json.loads(json.dumps(result))
+        entry = {"key": key, "sha256": _checksum(canonical), "result": canonical}
         path = self.result_path(key)
         _atomic_write(path, json.dumps(entry))
         return path
@@ -122,8 +126,7 @@ class Cache:
         for line in path.read_text().splitlines():
             try:
                 record = json.loads(line)
-                body = json.dumps(record["sample"], sort_keys=True)
-                if record["sha256"] != hashlib.sha256(body.encode()).hexdigest():
+                if record["sha256"] != _checksum(record["sample"]):
                     raise ValueError("checksum mismatch")
             except (ValueError, KeyError, TypeError):
                 self.problems.append(f"journal {path} has a damaged line after {len(samples)} samples; kept those")
@@ -135,8 +138,8 @@ class Cache:
         """Append one finished sample to the journal, durably."""
         path = self.journal_path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        body = json.dumps(sample, sort_keys=True)
-        line = json.dumps({"sample": json.loads(body), "sha256": hashlib.sha256(body.encode()).hexdigest()})
+        canonical = json.loads(json.dumps(sample))
+        line = json.dumps({"sample": canonical, "sha256": _checksum(canonical)})
         with path.open("a") as f:
             f.write(line + "\n")
             f.flush()
