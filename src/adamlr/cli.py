@@ -16,12 +16,12 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.console import Console
 
-from adamlr import __version__
+from adamlr._version import __version__
 from adamlr.config import merge_settings, read_yaml
 from adamlr.cache import Cache, cache_dir
 from adamlr.errors import AdamlrError, ConfigError, Interrupted, NotConvergedError
 from adamlr.estimate import estimate
-from adamlr.progress import RichProgress
+from adamlr.rich_progress import RichProgress
 from adamlr.report import render, to_json
 
 app = typer.Typer(

@@ -42,7 +42,7 @@ class Arm:
             return self.build(params)
         return torch.optim.Adam(params, lr=self.lrs[0] if self.lrs else BASE_LR)
 
-    def set_epoch(self, optimizer: torch.optim.Optimizer, epoch: int, T: int) -> float | None:
+    def set_epoch(self, optimizer: torch.optim.Optimizer, epoch: int) -> float | None:
         """Set this epoch's step size; return the step size in effect (for the record)."""
         if self.lrs is not None:
             for group in optimizer.param_groups:

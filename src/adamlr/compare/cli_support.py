@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from adamlr.compare.plots import figures
 from adamlr.compare.presets import preset as load_preset
@@ -16,7 +16,7 @@ from adamlr.compare.runner import CompareProgress, CompareSettings, run_compare
 from adamlr.compare.schedules import SCHEDULERS
 from adamlr.config import FIELD_NAMES, read_yaml
 from adamlr.errors import ConfigError
-from adamlr.progress import RichProgress
+from adamlr.rich_progress import RichProgress
 
 KEYS = ("model", "data", "test_data", "epochs", "batch_size", "seeds", "lr", "arms", "samples", "loss", "device",
         "dtype", "schedulers", "estimate")
@@ -89,7 +89,7 @@ class RichCompareProgress(CompareProgress):
                              console=console, transient=True, disable=not self.enabled)
         self.total = self.bars.add_task("arms", total=0)
         self.planned = 0
-        self.current: int | None = None
+        self.current: TaskID | None = None
 
     def arms_planned(self, count: int) -> None:
         self.planned += count

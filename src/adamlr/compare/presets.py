@@ -63,9 +63,9 @@ def quick(cs: CompareSettings) -> CompareSettings:
     )
 
 
-def preset(name: str, is_quick: bool = False) -> list[tuple[str, CompareSettings]]:
-    """The (sub-directory, settings) pairs of a preset."""
+def preset(name: str) -> list[tuple[str, CompareSettings]]:
+    """The (sub-directory, settings) pairs of a preset (``--quick`` shrinks them with :func:`quick`)."""
     if name not in PRESETS:
         raise UsageError(f"expected a preset among {', '.join(PRESETS)}, found {name!r}")
-    runs = PRESETS[name]()
-    return [(sub, quick(cs) if is_quick else cs) for sub, cs in runs]
+    runs: list[tuple[str, CompareSettings]] = PRESETS[name]()
+    return runs
