@@ -8,7 +8,7 @@ import os
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
@@ -57,6 +57,7 @@ class CompareSettings:
     device: str = "auto"
     dtype: str = "float32"
     schedulers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    scheduler_set: Literal["default", "paper-code"] = "default"
     estimate_options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -76,8 +77,11 @@ def _load_data(spec: Any, device: torch.device, dtype: torch.dtype) -> BatchSour
 def _fingerprint(cs: CompareSettings) -> dict[str, Any]:
     keys = ("model", "data", "test_data", "epochs", "batch_size", "loss", "lr", "samples", "dtype", "schedulers",
             "estimate_options")
-    return {k: describe(getattr(cs, k)) if k in ("model", "data", "test_data", "loss") and getattr(cs, k) is not None
-            else getattr(cs, k) for k in keys}
+    fields = {k: describe(getattr(cs, k)) if k in ("model", "data", "test_data", "loss") and getattr(cs, k) is not None
+              else getattr(cs, k) for k in keys}
+    if cs.scheduler_set != "default":  # only when set, so config.json of earlier runs still matches
+        fields["scheduler_set"] = cs.scheduler_set
+    return fields
 
 
 def _check_same_comparison(cs: CompareSettings, out: Path, force: bool) -> None:
@@ -150,7 +154,7 @@ def _run_compare(cs: CompareSettings, out: Path, force: bool, progress: CompareP
         make = factory or (lambda m=module: __import__("copy").deepcopy(m))
         alpha, estimates[seed] = _alpha(cs, seed, out, force, progress)
         spec = TrainSpec(make, state, train_data, test_data, loss_fn, loss_name, cs.epochs, cs.batch_size, device, dtype)
-        arms = paper_arms(alpha, cs.epochs, cs.schedulers)
+        arms = paper_arms(alpha, cs.epochs, cs.schedulers, scheduler_set=cs.scheduler_set)
         if cs.arms in ("all", "optional") or "lr_range_test" in cs.arms:
             with preserved_rng():
                 suggestion = lr_range_test(make, state, train_data, loss_fn, device, dtype, seed=seed,
