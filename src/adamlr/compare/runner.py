@@ -10,7 +10,7 @@ import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -61,14 +61,18 @@ class CompareSettings:
     device: str = "auto"
     dtype: str = "float32"
     schedulers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    scheduler_set: Literal["default", "paper-code"] = "default"
     estimate_options: dict[str, Any] = field(default_factory=dict)
 
 
 def _fingerprint(cs: CompareSettings) -> dict[str, Any]:
     keys = ("model", "data", "test_data", "epochs", "batch_size", "loss", "lr", "samples", "dtype", "schedulers",
             "estimate_options")
-    return {k: describe(getattr(cs, k)) if k in ("model", "data", "test_data", "loss") and getattr(cs, k) is not None
-            else getattr(cs, k) for k in keys}
+    fields = {k: describe(getattr(cs, k)) if k in ("model", "data", "test_data", "loss") and getattr(cs, k) is not None
+              else getattr(cs, k) for k in keys}
+    if cs.scheduler_set != "default":  # only when set, so config.json of earlier runs still matches
+        fields["scheduler_set"] = cs.scheduler_set
+    return fields
 
 
 def _check_same_comparison(cs: CompareSettings, out: Path, force: bool) -> None:
@@ -146,7 +150,7 @@ def _run_compare(cs: CompareSettings, out: Path, force: bool, progress: CompareP
         make = factory or _copier(module)
         alpha, estimates[seed] = _alpha(cs, seed, out, force, progress)
         spec = TrainSpec(make, state, train_data, test_data, loss_fn, loss_name, cs.epochs, cs.batch_size, device, dtype)
-        arms = paper_arms(alpha, cs.epochs, cs.schedulers)
+        arms = paper_arms(alpha, cs.epochs, cs.schedulers, scheduler_set=cs.scheduler_set)
         if cs.arms in ("all", "optional") or "lr_range_test" in cs.arms:
             with preserved_rng():
                 suggestion = lr_range_test(make, state, train_data, loss_fn, device, dtype, seed=seed,
