@@ -14,7 +14,7 @@ from adamlr.cli import app
 from adamlr.compare import schedules as S
 from adamlr.compare.arms import paper_arms
 from adamlr.compare.cli_support import settings_list
-from adamlr.compare.presets import preset
+from adamlr.compare.presets import preset, quick
 from adamlr.compare.runner import run_compare
 from adamlr.errors import ConfigError
 from adamlr.loading import load_object
@@ -183,8 +183,9 @@ def test_new_presets_resolve(name):
     if name != "vgg9_bn_cifar10":
         assert cs.data == "sample_models.data:fashion_mini_paper" and cs.batch_size is None
         assert cs.test_data == "sample_models.data:fashion_mini_test_paper"
-    [(_, small)] = preset(name, is_quick=True)
+    small = quick(cs)
     assert small.epochs == 3 and small.scheduler_set == "paper-code"
+    assert cs.estimate_options == {"weights": "init"}  # K̂ from fresh models of their own init, as the authors
 
 
 @pytest.mark.slow
