@@ -51,7 +51,8 @@ PRESETS: dict[str, Any] = {
     "mlp5_bn_full": lambda: _one(model=P + "mlp5_bn_fashion", **PAPER_CODE_MINI),
     "lenet_bn_full": lambda: _one(model=P + "lenet_bn_fashion", **PAPER_CODE_MINI),
     "vgg9_bn_cifar10": lambda: _one(model=P + "vgg9_bn_cifar10", data=D + "cifar10_train",
-                                    test_data=D + "cifar10_test", batch_size=2500, scheduler_set="paper-code"),
+                                    test_data=D + "cifar10_test", batch_size=2500, scheduler_set="paper-code",
+                                    estimate_options={"weights": "init"}),
 }
 
 
