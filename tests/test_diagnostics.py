@@ -4,11 +4,19 @@ Oracles: numpy.linalg.eigvalsh on explicit matrices, a numpy re-derivation of Ad
 preconditioner, torch.optim.Adam on an nn.Module, and hand-counted layer structure.
 """
 
+import copy
+import json
+import math
+
 import numpy as np
 import pytest
 import torch
 
+from adamlr.diagnostics import probe
+from adamlr.diagnostics.adam import AdamSettings, adam_update, zero_moments
+from adamlr.problem import prepare
 from adamlr.solvers import spectral_norm
+from tests.assets import factories as f
 
 
 def symmetric(eigenvalues, seed=0):
@@ -61,3 +69,123 @@ def test_largest_with_power_method_is_refused():
 def test_unknown_which_is_refused():
     with pytest.raises(ValueError, match="which"):
         solve(np.eye(3), "smallest")
+
+
+# --- shared set-up ------------------------------------------------------------------------------
+
+
+def problem_for(model, data, loss="mse", dtype="float64", chunk=None):
+    return prepare(model, data, loss, device="cpu", dtype=dtype, seed=0, chunk_size=chunk)
+
+
+def lsq_problem(chunk=7):  # 40 rows = 5·7 + 5: a short last batch
+    return problem_for(f.linear_model, f.lsq_data(), chunk=chunk)
+
+
+def snapshot(params):
+    return {k: v.detach().clone() for k, v in params.items()}
+
+
+def assert_bitwise_equal(before, after):
+    assert before.keys() == after.keys()
+    for k in before:
+        assert torch.equal(before[k], after[k]), k
+
+
+def torch_adam_run(model, batches, full_x, full_y, lr, loss_fn, betas=(0.9, 0.999), eps=1e-8):
+    """The oracle: torch.optim.Adam on the module, one step per batch; full-data loss after each step."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=betas, eps=eps)
+    losses = []
+    for x, y in batches:
+        optimizer.zero_grad()
+        loss_fn(model(x), y).backward()
+        optimizer.step()
+        with torch.no_grad():
+            losses.append(float(loss_fn(model(full_x), full_y)))
+    return losses
+
+
+# --- Adam against torch.optim.Adam --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_adam_update_gives_torch_adam_weights(dtype):
+    torch.manual_seed(0)
+    model = f.tiny_mlp().to(dtype)
+    x, y = f.tiny_data()
+    x = x.to(dtype)
+    params = {k: p.detach().clone() for k, p in model.named_parameters()}
+    moments = zero_moments(params)
+    settings = AdamSettings(lr=0.05, betas=(0.8, 0.99), eps=1e-6)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.05, betas=(0.8, 0.99), eps=1e-6)
+    for _ in range(6):
+        leaves = {k: p.clone().requires_grad_(True) for k, p in params.items()}
+        loss = torch.nn.functional.cross_entropy(torch.func.functional_call(model, leaves, (x,)), y)
+        grads = dict(zip(leaves, torch.autograd.grad(loss, list(leaves.values()))))
+        params, moments = adam_update(params, grads, moments, settings)
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        optimizer.step()
+    for name, p in model.named_parameters():
+        torch.testing.assert_close(params[name], p.detach(), rtol=0, atol=1e-6)
+
+
+def test_full_batch_probe_losses_match_torch_adam():
+    x, y = f.tiny_data()
+    problem = problem_for(f.tiny_mlp, (x, y), loss="cross_entropy", chunk=5)
+    result = probe(problem.objective, problem.initial_params, 0.02, steps=8)
+    oracle_model = copy.deepcopy(problem.user_model).double()
+    expected = torch_adam_run(oracle_model, [(x.double(), y)] * 8, x.double(), y, 0.02, torch.nn.functional.cross_entropy)
+    assert result.steps == 8 and len(result.losses) == 8
+    np.testing.assert_allclose(result.losses, expected, rtol=1e-9)
+    with torch.no_grad():
+        l0 = float(torch.nn.functional.cross_entropy(problem.user_model.double()(x.double()), y))
+    assert result.initial_loss == pytest.approx(l0, rel=1e-12)
+
+
+def test_minibatch_probe_steps_once_per_batch_like_torch_adam():
+    x, y = f.tiny_data()
+    problem = problem_for(f.tiny_mlp, (x, y), loss="cross_entropy")
+    batches = [(x[i : i + 5], y[i : i + 5]) for i in range(0, 20, 5)]  # float32 batches: the probe converts them
+    result = probe(problem.objective, problem.initial_params, 0.05, steps=3, batches=iter(batches))
+    oracle_model = copy.deepcopy(problem.user_model).double()
+    expected = torch_adam_run(oracle_model, [(a.double(), b) for a, b in batches[:3]], x.double(), y, 0.05,
+                              torch.nn.functional.cross_entropy)
+    assert result.steps == 3
+    np.testing.assert_allclose(result.losses, expected, rtol=1e-9)
+
+
+def test_probe_steps_are_those_the_batches_allow():
+    x, y = f.tiny_data()
+    problem = problem_for(f.tiny_mlp, (x, y), loss="cross_entropy")
+    assert probe(problem.objective, problem.initial_params, 0.01, steps=10, batches=[(x[:5], y[:5])]).steps == 1
+    with pytest.raises(ValueError, match="batch"):
+        probe(problem.objective, problem.initial_params, 0.01, batches=[])
+
+
+# --- probe verdicts -----------------------------------------------------------------------------
+
+
+def test_probe_descends_at_a_tiny_rate_and_rises_at_a_huge_one():
+    problem = lsq_problem()
+    small = probe(problem.objective, problem.initial_params, 1e-4)
+    huge = probe(problem.objective, problem.initial_params, 1e3)
+    assert small.verdict == "descends" and max(small.losses) < small.initial_loss
+    assert huge.verdict == "rises" and max(huge.losses) > 1e3 * huge.initial_loss
+
+
+def test_probe_non_finite_loss_rises_and_serialises_as_null():
+    problem = problem_for(f.linear_model, f.lsq_data(), dtype="float32")
+    result = probe(problem.objective, problem.initial_params, 1e30, steps=3)
+    assert not all(math.isfinite(loss) for loss in result.losses)
+    assert result.verdict == "rises"
+    as_json = json.loads(json.dumps(result.to_dict(), allow_nan=False))
+    assert None in as_json["losses"] and as_json["verdict"] == "rises"
+
+
+def test_probe_rejects_nonsense():
+    problem = lsq_problem()
+    with pytest.raises(ValueError):
+        probe(problem.objective, problem.initial_params, 0.0)
+    with pytest.raises(ValueError):
+        probe(problem.objective, problem.initial_params, 0.1, steps=0)
