@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 import torch
 
-from adamlr.diagnostics import probe
+from adamlr.diagnostics import adam_stability, probe, stability_limit
 from adamlr.diagnostics.adam import AdamSettings, adam_update, zero_moments
+from adamlr.diagnostics.stability import preconditioned_sharpness
 from adamlr.problem import prepare
 from adamlr.solvers import spectral_norm
 from tests.assets import factories as f
@@ -189,3 +190,122 @@ def test_probe_rejects_nonsense():
         probe(problem.objective, problem.initial_params, 0.0)
     with pytest.raises(ValueError):
         probe(problem.objective, problem.initial_params, 0.1, steps=0)
+
+
+# --- inputs untouched ---------------------------------------------------------------------------
+
+
+def test_diagnostics_never_modify_weights_batches_or_model():
+    x, y = f.tiny_data()
+    problem = problem_for(f.bn_model, (x, y), loss="cross_entropy", dtype="float32", chunk=5)
+    params, module_state = snapshot(problem.initial_params), snapshot(problem.objective.module.state_dict())
+    user_state = snapshot(problem.user_model.state_dict())
+    batches = [(x[:5].clone(), y[:5].clone()), (x[5:10].clone(), y[5:10].clone())]
+    batch_copies = [(a.clone(), b.clone()) for a, b in batches]
+    probe(problem.objective, problem.initial_params, 0.5, steps=3)
+    probe(problem.objective, problem.initial_params, 0.5, steps=2, batches=batches)
+    adam_stability(problem.objective, problem.initial_params, 0.1, warmup_lr=0.5, max_iter=10)
+    assert_bitwise_equal(params, problem.initial_params)
+    assert_bitwise_equal(module_state, problem.objective.module.state_dict())
+    assert_bitwise_equal(user_state, problem.user_model.state_dict())
+    for (a, b), (c, d) in zip(batches, batch_copies):
+        assert torch.equal(a, c) and torch.equal(b, d)
+
+
+# --- stability: preconditioned sharpness against eigvalsh ---------------------------------------
+
+
+def numpy_adam_preconditioner(x, y, w0, steps, lr, betas, eps, signs=None):
+    """P_t = (1 − β₁ᵗ)(sqrt(v_t/(1 − β₂ᵗ)) + ε) after t full-batch Adam steps on mean(s·(Xw − y)²), in numpy."""
+    beta1, beta2 = betas
+    n = x.shape[0]
+    s = np.ones(n) if signs is None else signs
+    w, m, v = w0.copy(), np.zeros_like(w0), np.zeros_like(w0)
+    for t in range(1, steps + 1):
+        g = 2.0 / n * x.T @ (s * (x @ w - y))
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g * g
+        w = w - lr / (1 - beta1**t) * m / (np.sqrt(v / (1 - beta2**t)) + eps)
+    return (1 - beta1**steps) * (np.sqrt(v / (1 - beta2**steps)) + eps)
+
+
+def preconditioned_top_eigenvalue(h, p):
+    d = np.diag(1.0 / np.sqrt(p))
+    return float(np.linalg.eigvalsh(d @ h @ d)[-1])
+
+
+@pytest.mark.parametrize(("steps", "lr", "betas", "eps"), [
+    (10, 1e-7, (0.9, 0.999), 1e-8),  # the defaults: P ≈ (1 − β₁ᵗ)|g(w0)|
+    (7, 0.05, (0.8, 0.99), 1e-3),  # a warm-up that moves w, and a large ε
+])
+def test_stability_matches_numpy_oracle_on_least_squares(steps, lr, betas, eps):
+    problem = lsq_problem()
+    x, y = (t.double().numpy() for t in f.lsq_data())
+    w0 = problem.initial_params["weight"].numpy().reshape(-1)
+    p = numpy_adam_preconditioner(x, y.reshape(-1), w0, steps, lr, betas, eps)
+    top = preconditioned_top_eigenvalue(2.0 / x.shape[0] * x.T @ x, p)
+    result = adam_stability(problem.objective, problem.initial_params, 0.01, warmup_steps=steps, warmup_lr=lr,
+                            betas=betas, eps=eps, tol=1e-10, max_iter=6)
+    assert result.converged
+    assert result.sharpness == pytest.approx(top, rel=1e-8)
+    assert result.lr_limit == pytest.approx((2 + 2 * betas[0]) / ((1 - betas[0]) * top), rel=1e-8)
+    assert result.ratio == pytest.approx(0.01 / result.lr_limit, rel=1e-12)
+    assert (result.warmup_steps, result.warmup_lr, result.eps) == (steps, lr, eps)
+    assert result.iterations <= 6 and result.seconds > 0
+
+
+def test_preconditioned_sharpness_with_a_given_diagonal():
+    problem = lsq_problem()
+    x = f.lsq_data()[0].double().numpy()
+    p = np.array([0.3, 2.0, 0.01, 1.0, 5.0, 0.2])
+    given = {"weight": torch.from_numpy(p).reshape(1, -1)}
+    r = preconditioned_sharpness(problem.objective, problem.initial_params, given, tol=1e-10, max_iter=6)
+    assert r.converged
+    assert r.eigenvalue == pytest.approx(preconditioned_top_eigenvalue(2.0 / x.shape[0] * x.T @ x, p), rel=1e-8)
+
+
+def test_stability_limit_formula():
+    assert stability_limit(38.0, 0.9) == pytest.approx(1.0, rel=1e-12)
+    assert stability_limit(1.0, 0.5) == pytest.approx(6.0, rel=1e-12)  # (2 + 1)/(0.5·1)
+    assert stability_limit(0.0, 0.9) == math.inf
+    assert stability_limit(-3.0, 0.9) == math.inf
+
+
+def signed_square(outputs, targets):
+    """mean(s·(Xw − y)²) with targets = [y, s]: H = (2/n)·Xᵀ diag(s) X, indefinite when some s < 0."""
+    return (targets[:, 1:] * (outputs - targets[:, :1]) ** 2).mean()
+
+
+def test_stability_takes_the_largest_algebraic_eigenvalue():
+    x, y = f.lsq_data()
+    signs = torch.where(torch.arange(40) % 3 == 0, -4.0, 1.0)
+    problem = problem_for(f.linear_model, (x, torch.cat([y, signs[:, None]], dim=1)), loss=signed_square)
+    xn, yn, sn = x.double().numpy(), y.double().numpy().reshape(-1), signs.double().numpy()
+    w0 = problem.initial_params["weight"].numpy().reshape(-1)
+    p = numpy_adam_preconditioner(xn, yn, w0, 10, 1e-7, (0.9, 0.999), 1e-8, signs=sn)
+    d = np.diag(1.0 / np.sqrt(p))
+    spectrum = np.linalg.eigvalsh(d @ (2.0 / 40 * xn.T @ np.diag(sn) @ xn) @ d)
+    assert -spectrum[0] > spectrum[-1] > 0  # the dominant eigenvalue is negative: max |λ| would be wrong
+    result = adam_stability(problem.objective, problem.initial_params, tol=1e-10, max_iter=6)
+    assert result.sharpness == pytest.approx(spectrum[-1], rel=1e-8)
+    assert result.ratio is None
+
+
+def test_stability_without_positive_curvature_has_no_limit():
+    problem = problem_for(f.linear_model, f.lsq_data(), loss=negative_square)
+    result = adam_stability(problem.objective, problem.initial_params, 0.1, tol=1e-8, max_iter=6)
+    assert result.sharpness < 0
+    assert result.lr_limit == math.inf and result.ratio == 0.0
+    assert json.loads(json.dumps(result.to_dict(), allow_nan=False))["lr_limit"] is None
+
+
+def negative_square(outputs, targets):
+    return -((outputs - targets) ** 2).mean()
+
+
+def test_stability_rejects_an_uninvertible_preconditioner():
+    problem = lsq_problem()
+    with pytest.raises(ValueError):
+        adam_stability(problem.objective, problem.initial_params, warmup_steps=0)
+    with pytest.raises(ValueError):
+        adam_stability(problem.objective, problem.initial_params, eps=0.0)

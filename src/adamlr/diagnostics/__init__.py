@@ -10,9 +10,13 @@ Nothing here prints or writes; the estimate's report decides what to show.
 """
 
 from adamlr.diagnostics.probe import ProbeResult, Verdict, probe
+from adamlr.diagnostics.stability import StabilityResult, adam_stability, stability_limit
 
 __all__ = [
     "ProbeResult",
+    "StabilityResult",
     "Verdict",
+    "adam_stability",
     "probe",
+    "stability_limit",
 ]
