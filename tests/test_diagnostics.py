@@ -11,12 +11,14 @@ import math
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
-from adamlr.diagnostics import adam_stability, probe, stability_limit
+from adamlr.diagnostics import adam_stability, normalization_share, probe, stability_limit
 from adamlr.diagnostics.adam import AdamSettings, adam_update, zero_moments
 from adamlr.diagnostics.stability import preconditioned_sharpness
 from adamlr.problem import prepare
 from adamlr.solvers import spectral_norm
+from sample_models.nets import mlp, vgg9
 from tests.assets import factories as f
 
 
@@ -309,3 +311,76 @@ def test_stability_rejects_an_uninvertible_preconditioner():
         adam_stability(problem.objective, problem.initial_params, warmup_steps=0)
     with pytest.raises(ValueError):
         adam_stability(problem.objective, problem.initial_params, eps=0.0)
+
+
+# --- normalisation share ------------------------------------------------------------------------
+
+
+def bn_everywhere_mlp():
+    return nn.Sequential(nn.Flatten(), nn.Linear(4, 6), nn.BatchNorm1d(6), nn.ReLU(), nn.Linear(6, 6),
+                         nn.BatchNorm1d(6), nn.ReLU(), nn.Linear(6, 3), nn.BatchNorm1d(3))
+
+
+class Residual(nn.Module):
+    """x + W₂ relu(W₁ x) then LayerNorm: W₂ feeds the norm through the sum; W₁ feeds W₂."""
+
+    def __init__(self):
+        super().__init__()
+        self.inner, self.outer, self.norm = nn.Linear(4, 8), nn.Linear(8, 4), nn.LayerNorm(4)
+
+    def forward(self, x):
+        return self.norm(x + self.outer(torch.relu(self.inner(x))))
+
+
+class Branching(nn.Module):
+    """A data-dependent branch: torch.fx cannot trace it."""
+
+    def __init__(self):
+        super().__init__()
+        self.first, self.bn, self.last = nn.Linear(4, 4), nn.BatchNorm1d(4), nn.Linear(4, 2)
+
+    def forward(self, x):
+        h = self.bn(self.first(x))
+        return self.last(h) if h.sum() > 0 else self.last(-h)
+
+
+@pytest.mark.parametrize(("factory", "weights", "followed"), [
+    (f.tiny_relu_mlp, 2, 0),  # plain MLP
+    (lambda: mlp(64, width=16, depth=3), 4, 0),  # the paper's plain ReLU MLP
+    (bn_everywhere_mlp, 3, 3),  # BatchNorm after every Linear, output included
+    (f.bn_model, 2, 1),  # BatchNorm after the first layer only
+    (lambda: vgg9(batch_norm=True), 9, 7),  # convolutions normalised, the two Linear layers not
+    (lambda: nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.LayerNorm(4), nn.Linear(4, 2)), 2, 1),  # through ReLU
+    (Residual, 2, 1),
+])
+def test_normalization_share(factory, weights, followed):
+    info = normalization_share(factory())
+    assert (info.weight_tensors, info.followed) == (weights, followed)
+    assert info.share == pytest.approx(followed / weights)
+    assert info.normalized == (followed == weights)
+    assert "torch.fx" in info.note and "could not" not in info.note
+
+
+def test_normalization_branch_that_skips_the_norm_is_not_followed():
+    class Skip(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.layer, self.bn = nn.Linear(4, 4), nn.BatchNorm1d(4)
+
+        def forward(self, x):
+            h = self.layer(x)
+            return self.bn(h), h
+
+    assert normalization_share(Skip()).followed == 0
+
+
+def test_normalization_falls_back_to_registration_order():
+    info = normalization_share(Branching())
+    assert "could not trace" in info.note
+    assert (info.weight_tensors, info.followed, info.normalized) == (2, 1, False)
+
+
+def test_normalization_of_a_model_without_weights():
+    info = normalization_share(nn.Sequential(nn.ReLU()))
+    assert (info.normalized, info.share, info.weight_tensors) == (False, 0.0, 0)
+    assert json.loads(json.dumps(info.to_dict()))["followed"] == 0

@@ -9,14 +9,17 @@
 Nothing here prints or writes; the estimate's report decides what to show.
 """
 
+from adamlr.diagnostics.normalization import NormalizationInfo, normalization_share
 from adamlr.diagnostics.probe import ProbeResult, Verdict, probe
 from adamlr.diagnostics.stability import StabilityResult, adam_stability, stability_limit
 
 __all__ = [
+    "NormalizationInfo",
     "ProbeResult",
     "StabilityResult",
     "Verdict",
     "adam_stability",
+    "normalization_share",
     "probe",
     "stability_limit",
 ]
