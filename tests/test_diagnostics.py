@@ -7,6 +7,9 @@ preconditioner, torch.optim.Adam on an nn.Module, and hand-counted layer structu
 import copy
 import json
 import math
+import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -384,3 +387,15 @@ def test_normalization_of_a_model_without_weights():
     info = normalization_share(nn.Sequential(nn.ReLU()))
     assert (info.normalized, info.share, info.weight_tensors) == (False, 0.0, 0)
     assert json.loads(json.dumps(info.to_dict()))["followed"] == 0
+
+
+# --- the cost benchmark runs --------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_diagnostics_cost_benchmark_prints_ratios():
+    out = subprocess.run([sys.executable, "benchmarks/diagnostics_cost.py", "--repeats", "1"], check=False,
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    for name in ("estimate sample", "probe \\(k=10\\)", "stability"):
+        assert re.search(rf"{name}\s+[\d.]+ s\s+[\d.]+x", out.stdout), out.stdout
