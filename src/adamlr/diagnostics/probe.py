@@ -60,7 +60,9 @@ def probe(objective: Objective, params: Params, lr: float, *, steps: int = 10, b
     """Run ``steps`` Adam steps at ``lr`` from ``params`` and watch the full-data loss.
 
     Adam is ``torch.optim.Adam``'s update (see :func:`adamlr.diagnostics.adam.adam_update`),
-    started from zero moments, applied functionally: ``params`` is never modified.
+    started from zero moments, applied functionally: ``params`` is never modified. The loss
+    is the Objective's, so BatchNorm and Dropout run in eval mode (running statistics
+    frozen): on such nets the probe follows the eval-mode loss, not the training-mode one.
 
     * ``batches=None``: full-batch Adam, w_t = w_{t−1} − Adam(∇L(w_{t−1})). The loss L(w_t)
       comes with the gradient taken at w_t for the next step, so the cost is ``steps``
