@@ -204,7 +204,7 @@ def test_paper_normalisation_same_images_in_minus_one_to_one():
 @needs_fashion
 @pytest.mark.parametrize("name", ["mlp1_bn_full", "lenet_bn_full"])
 def test_quick_presets_run_end_to_end(name, tmp_path):
-    [(_, cs)] = preset(name, is_quick=True)
+    [cs] = [quick(c) for _, c in preset(name)]
     cs = dataclasses.replace(cs, samples=1, arms="adamlr,exp_decay,one_cycle,const_0.001")
     res = run_compare(cs, tmp_path)
     assert {r["arm"] for r in res["runs"]} == {"adamlr", "exp_decay", "one_cycle", "const_0.001"}
