@@ -113,7 +113,9 @@ def test_interrupted_run_resumes_and_matches(tmp_path, mode):
     if mode == "cli-sigint":  # the partial report of the two finished samples, then one error line
         assert "Recommended Adam learning rate" in out.stdout and "interrupted after 2 of 6 samples" in out.stderr
     seen = Seen()
-    resumed = estimate(A + "tiny_mlp", A + "tiny_data", cache=Cache(tmp_path), progress=seen, epochs=5, samples=6, seed=3)
+    resumed = estimate(
+        A + "tiny_mlp", A + "tiny_data", cache=Cache(tmp_path), progress=seen, epochs=5, samples=6, seed=3
+    )
     assert seen.begun == [2, 3, 4, 5]
     assert any("resumed 2" in w for w in resumed.warnings)
     fresh = estimate(A + "tiny_mlp", A + "tiny_data", epochs=5, samples=6, seed=3)
@@ -123,7 +125,9 @@ def test_interrupted_run_resumes_and_matches(tmp_path, mode):
 
 def test_torn_journal_line_is_ignored(tmp_path):
     cache = Cache(tmp_path)
-    subprocess.run([sys.executable, "tests/assets/interrupted_run.py", "kill", str(tmp_path)], capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "tests/assets/interrupted_run.py", "kill", str(tmp_path)], capture_output=True, timeout=300
+    )
     path = next((tmp_path / "journal").glob("*.jsonl"))
     path.write_text(path.read_text() + '{"sample": {"index": 2, "spectral')  # a write cut short
     seen = Seen()

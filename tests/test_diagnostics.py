@@ -141,7 +141,9 @@ def test_full_batch_probe_losses_match_torch_adam():
     problem = problem_for(f.tiny_mlp, (x, y), loss="cross_entropy", chunk=5)
     result = probe(problem.objective, problem.initial_params, 0.02, steps=8)
     oracle_model = copy.deepcopy(problem.user_model).double()
-    expected = torch_adam_run(oracle_model, [(x.double(), y)] * 8, x.double(), y, 0.02, torch.nn.functional.cross_entropy)
+    expected = torch_adam_run(
+        oracle_model, [(x.double(), y)] * 8, x.double(), y, 0.02, torch.nn.functional.cross_entropy
+    )
     assert result.steps == 8 and len(result.losses) == 8
     np.testing.assert_allclose(result.losses, expected, rtol=1e-9)
     with torch.no_grad():

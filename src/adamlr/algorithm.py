@@ -67,6 +67,15 @@ def _check_finite(value: float, what: str, index: int, settings: Settings) -> No
                              f"(--weights {settings.weights} --scale {settings.scale})")
 
 
+def _iteration_reporter(progress: Progress, index: int, offset: int) -> Callable[[int, float, float], None]:
+    """Progress for one solve of sample ``index``, counting on from the ``offset`` products of its earlier batches."""
+
+    def report(iteration: int, eigenvalue: float, residual: float) -> None:
+        progress.iteration(index, offset + iteration, eigenvalue, residual)
+
+    return report
+
+
 def solve_sample(problem: Problem, settings: Settings, index: int, mode: HvpMode, progress: Progress) -> SampleResult:
     """Weight sample ``index``: its weights, its ‖H‖ (mean over random batches in mini-batch mode).
 
@@ -86,9 +95,8 @@ def solve_sample(problem: Problem, settings: Settings, index: int, mode: HvpMode
         objective = problem.objective
         if settings.batch_size is not None:
             objective = objective.on(objective.batches.random_batch(settings.batch_size, batch_gen))
-        done = sum(s.eigen.iterations for s in solves)
-        solved = _solve(objective, params, settings, mode, sample_seed(settings.seed, index, stream=1) + r,
-                        lambda k, theta, res: progress.iteration(index, done + k, theta, res))
+        report = _iteration_reporter(progress, index, offset=sum(s.eigen.iterations for s in solves))
+        solved = _solve(objective, params, settings, mode, sample_seed(settings.seed, index, stream=1) + r, report)
         _check_finite(solved.loss, "loss", index, settings)
         _check_finite(solved.eigen.spectral_norm, "Hessian spectral norm", index, settings)
         solves.append(solved)
@@ -177,9 +185,11 @@ def _warnings(problem: Problem, settings: Settings, samples: tuple[SampleResult,
     if settings.batch_size is not None:
         warnings.append(_batch_note(samples, settings))
     if lr > LARGE_LR:
-        warnings.append(f"α = {lr:.3g} is {lr / 1e-3:.0f}× Adam's usual 1e-3: on the MLP and LeNet runs in docs/results.md "
-                        "a step this large blew the loss up on the first epoch; try it with `adamlr compare` before a "
-                        "long run, and see how --scale moves K̂")
+        warnings.append(
+            f"α = {lr:.3g} is {lr / 1e-3:.0f}× Adam's usual 1e-3: on the MLP and LeNet runs in docs/results.md "
+            "a step this large blew the loss up on the first epoch; try it with `adamlr compare` before a "
+            "long run, and see how --scale moves K̂"
+        )
     return warnings
 
 

@@ -75,7 +75,11 @@ FIELD_NAMES = tuple(f.name for f in fields(Settings))
 INT_FIELDS = ("epochs", "steps", "samples", "max_iter", "seed", "chunk_size", "batch_size", "batches_per_sample")
 FLOAT_FIELDS = ("scale", "tol", "loss_floor")
 CHOICES: dict[str, tuple[str, ...]] = {
-    "weights": WEIGHT_DISTRIBUTIONS, "method": METHODS, "device": DEVICE_NAMES, "dtype": DTYPE_NAMES, "hvp": HVP_REQUESTS,
+    "weights": WEIGHT_DISTRIBUTIONS,
+    "method": METHODS,
+    "device": DEVICE_NAMES,
+    "dtype": DTYPE_NAMES,
+    "hvp": HVP_REQUESTS,
 }
 
 
@@ -138,7 +142,9 @@ def parse_yaml_file(path: str | Path, parse: Callable[[str], Any] = yaml.safe_lo
     try:
         text = p.read_text()
     except OSError as exc:
-        raise ConfigError(f"expected a readable YAML file at {str(p)!r}, found {type(exc).__name__}: {exc.strerror or exc}") from exc
+        raise ConfigError(
+            f"expected a readable YAML file at {str(p)!r}, found {type(exc).__name__}: {exc.strerror or exc}"
+        ) from exc
     try:
         return text, parse(text)
     except yaml.YAMLError as exc:
@@ -162,7 +168,9 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def merge_settings(file_values: dict[str, Any], cli_values: dict[str, Any], extra_keys: tuple[str, ...] = ()) -> tuple[Settings, dict[str, Any]]:
+def merge_settings(
+    file_values: dict[str, Any], cli_values: dict[str, Any], extra_keys: tuple[str, ...] = ()
+) -> tuple[Settings, dict[str, Any]]:
     """Combine defaults < file < command line into validated :class:`Settings`.
 
     Args:

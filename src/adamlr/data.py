@@ -52,7 +52,11 @@ def _as_tensor(value: Any, role: str, index: int) -> torch.Tensor:
 
 def _check_batch(batch: Any, index: int) -> Batch:
     if not isinstance(batch, (tuple, list)) or len(batch) != 2:
-        found = f"{type(batch).__name__} of length {len(batch)}" if isinstance(batch, (tuple, list)) else type(batch).__name__
+        found = (
+            f"{type(batch).__name__} of length {len(batch)}"
+            if isinstance(batch, (tuple, list))
+            else type(batch).__name__
+        )
         raise DataError(f"expected each batch to be an (inputs, targets) pair, found {found} at batch {index}")
     inputs = _as_tensor(batch[0], "inputs", index)
     targets = _as_tensor(batch[1], "targets", index)
@@ -181,13 +185,15 @@ def _picker_for(obj: Any) -> tuple[Picker, int] | None:
         return (lambda idx: (x[idx], y[idx])), int(x.shape[0])
     dataset, collate = obj, default_collate
     if isinstance(obj, DataLoader):
-        dataset, collate = obj.dataset, obj.collate_fn or default_collate
+        dataset, collate = obj.dataset, obj.collate_fn
     if isinstance(dataset, Dataset) and not isinstance(dataset, IterableDataset) and hasattr(dataset, "__len__"):
         return (lambda idx: collate([dataset[int(i)] for i in idx])), len(dataset)
     return None
 
 
-def _iterable_for(obj: Any, factory: Callable[[], Any] | None, name: str, chunk_size: int | None) -> Callable[[], Iterable[Any]]:
+def _iterable_for(
+    obj: Any, factory: Callable[[], Any] | None, name: str, chunk_size: int | None
+) -> Callable[[], Iterable[Any]]:
     if _is_tensor_pair(obj):
         batches = _tensor_pair_batches(obj[0], obj[1], chunk_size)
         return lambda: batches

@@ -37,19 +37,34 @@ def _facts(r: EstimateResult) -> Table:
         ("α", f"{r.lr:.6g}   = sqrt(2·(L(w0){floor}) / (K̂·T))"),
         ("K̂", f"{r.k_hat:.6g}   max over {len(r.samples)} samples of ‖∇²L(w)‖₂"),
         ("L(w0)", f"{r.initial_loss:.6g}   mean {r.data['loss']} over all {r.data['examples']} examples"),
-        ("T", f"{r.T} {r.horizon_unit}" + ("   (--epochs: the paper counts epochs)" if r.horizon_unit == "epochs" else "   (--steps)")),
+        (
+            "T",
+            f"{r.T} {r.horizon_unit}"
+            + ("   (--epochs: the paper counts epochs)" if r.horizon_unit == "epochs" else "   (--steps)"),
+        ),
         ("model", f"{r.model['name']} ({r.model['class']}, {r.model['parameters']:,} parameters)"),
         ("data", f"{r.data['name']}: {r.data['examples']:,} examples in {r.data['batches']} batch(es)"),
         ("weights", f"{s['weights']} × scale {s['scale']:g}, seed {s['seed']}"),
-        ("solver", f"{s['method']}, tol {s['tol']:g}, max {s['max_iter']} iterations; HVP {r.hvp_mode}"
-                   + (f"; mini-batches of {s['batch_size']} × {s['batches_per_sample']} per sample" if s.get("batch_size") else "; full data")),
+        (
+            "solver",
+            f"{s['method']}, tol {s['tol']:g}, max {s['max_iter']} iterations; HVP {r.hvp_mode}"
+            + (
+                f"; mini-batches of {s['batch_size']} × {s['batches_per_sample']} per sample"
+                if s.get("batch_size")
+                else "; full data"
+            ),
+        ),
         ("device", f"{r.device}, {r.dtype}"),
         ("time", f"{r.seconds:.2f} s, {sum(x.iterations for x in r.samples)} Hessian-vector products"),
         ("memory", f"{human_bytes(r.peak_memory_bytes)} ({r.peak_memory_kind})"),
     ]
     if r.cache:
-        how = (f"hit: stored result returned in {r.cache.get('lookup_seconds', 0):.2f} s (it took {r.seconds:.1f} s to compute)"
-               if r.cache.get("hit") else "stored for the next run")
+        how = (
+            f"hit: stored result returned in {r.cache.get('lookup_seconds', 0):.2f} s "
+            f"(it took {r.seconds:.1f} s to compute)"
+            if r.cache.get("hit")
+            else "stored for the next run"
+        )
         rows.append(("cache", f"{how}; {r.cache['path']}"))
     for key, value in rows:
         t.add_row(key, value)
@@ -100,7 +115,7 @@ def to_json(r: EstimateResult | dict[str, Any]) -> str:
     return json.dumps(_finite(r if isinstance(r, dict) else r.to_dict()), indent=2, allow_nan=False)
 
 
-def render_check(c: "CheckResult") -> RenderableType:
+def render_check(c: CheckResult) -> RenderableType:
     """Both numbers, the ratio and the verdict, then the estimate's own report."""
     low, high = c.band
     verdict = (Text("PASS", style="bold green") if c.within else Text("FAIL", style="bold red"))
@@ -115,7 +130,7 @@ def render_check(c: "CheckResult") -> RenderableType:
     return Group(*parts)
 
 
-def github_annotations(c: "CheckResult") -> str:
+def github_annotations(c: CheckResult) -> str:
     """GitHub Actions workflow commands: ::error when outside the band, ::notice otherwise."""
     low, high = c.band
     level = "notice" if c.within else "error"

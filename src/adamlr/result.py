@@ -79,7 +79,7 @@ class EstimateResult:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dictionary; its top-level keys are a stable contract (schema_version 1)."""
-        out = {"schema_version": SCHEMA_VERSION}
+        out: dict[str, Any] = {"schema_version": SCHEMA_VERSION}
         out.update(asdict(self))
         out["samples"] = [
             {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(s).items()} for s in self.samples
@@ -90,7 +90,7 @@ class EstimateResult:
         return out
 
     @staticmethod
-    def from_dict(d: dict[str, Any]) -> "EstimateResult":
+    def from_dict(d: dict[str, Any]) -> EstimateResult:
         """Rebuild a result from :meth:`to_dict`'s output (e.g. a cache entry)."""
         names = {f.name for f in fields(EstimateResult)}
         kw = {k: v for k, v in d.items() if k in names}

@@ -55,8 +55,16 @@ class ProbeResult:
         return out
 
 
-def probe(objective: Objective, params: Params, lr: float, *, steps: int = 10, betas: tuple[float, float] = (0.9, 0.999),
-          eps: float = 1e-8, batches: Iterable[Batch] | None = None) -> ProbeResult:
+def probe(
+    objective: Objective,
+    params: Params,
+    lr: float,
+    *,
+    steps: int = 10,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    batches: Iterable[Batch] | None = None,
+) -> ProbeResult:
     """Run ``steps`` Adam steps at ``lr`` from ``params`` and watch the full-data loss.
 
     Adam is ``torch.optim.Adam``'s update (see :func:`adamlr.diagnostics.adam.adam_update`),
