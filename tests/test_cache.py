@@ -96,6 +96,16 @@ def test_corrupted_entry_is_reported_and_recomputed(tmp_path, damage):
     assert run(Cache(tmp_path)).cache["hit"] is True  # rewritten whole
 
 
+def test_a_reused_cache_reports_damage_only_in_the_call_that_met_it(tmp_path):
+    cache = Cache(tmp_path)
+    run(cache)
+    next((tmp_path / "results").glob("*.json")).write_text("not json")
+    assert any("corrupted" in w for w in run(cache).warnings)
+    unrelated = run(cache, seed=7)  # another problem, same Cache object
+    assert unrelated.cache["hit"] is False
+    assert not any("corrupted" in w for w in unrelated.warnings)
+
+
 def test_no_partial_files_left(tmp_path):
     run(Cache(tmp_path))
     assert [p.name for p in tmp_path.rglob("*") if p.name.endswith(".tmp")] == []
