@@ -19,9 +19,10 @@ from rich.console import Console
 from adamlr._version import __version__
 from adamlr.cache import Cache, cache_dir
 from adamlr.config import merge_settings, read_yaml
-from adamlr.errors import AdamlrError, ConfigError, Interrupted, NotConvergedError
+from adamlr.errors import AdamlrError, ConfigError, ResultError
 from adamlr.estimate import estimate
 from adamlr.report import render, to_json
+from adamlr.result import EstimateResult
 from adamlr.rich_progress import RichProgress
 
 app = typer.Typer(
@@ -157,7 +158,26 @@ Config = Annotated[
         "--config", "-c", help="YAML file with any of these options (keys as option names); flags given here win."
     ),
 ]
-Strict = Annotated[Optional[bool], typer.Option("--strict/--no-strict", help="Exit 3 when a sample did not converge.")]
+NormMode = Annotated[
+    Optional[str],
+    typer.Option(
+        "--norm-mode",
+        help="train (default): BatchNorm with each batch's statistics, the loss training minimises; eval: the "
+        "running statistics (as PyHessian and the paper's code). Dropout is off in both.",
+    ),
+]
+ProbeSteps = Annotated[
+    Optional[int],
+    typer.Option(
+        "--probe-steps",
+        help="Adam steps at α from w0 after the estimate; the verdict 'rises' warns (exit 3 with --strict). "
+        "0 turns the probe off (default 10).",
+    ),
+]
+Strict = Annotated[
+    Optional[bool],
+    typer.Option("--strict/--no-strict", help="Exit 3 when a sample did not converge or the probe's loss rose."),
+]
 CacheDir = Annotated[
     Optional[Path],
     typer.Option("--cache-dir", help="Cache and journal directory (default .adamlr-cache, or $ADAMLR_CACHE_DIR)."),
@@ -184,12 +204,34 @@ def settings_from(
 
 @app.command("estimate")
 def estimate_command(
-    model: Model = None, data: Data = None, epochs: Epochs = None, steps: Steps = None, loss: Loss = None,
-    samples: Samples = None, weights: Weights = None, scale: Scale = None, method: Method = None, tol: Tol = None,
-    max_iter: MaxIter = None, seed: Seed = None, device: Device = None, dtype: Dtype = None, loss_floor: Floor = None,
-    hvp: Hvp = None, chunk_size: Chunk = None, batch_size: BatchSize = None, batches_per_sample: PerSample = None,
-    config: Config = None, strict: Strict = None, cache_dir_: CacheDir = None, no_cache: NoCache = False,
-    json: Json = False, quiet: Quiet = False, debug: Debug = False,
+    model: Model = None,
+    data: Data = None,
+    epochs: Epochs = None,
+    steps: Steps = None,
+    loss: Loss = None,
+    samples: Samples = None,
+    weights: Weights = None,
+    scale: Scale = None,
+    method: Method = None,
+    tol: Tol = None,
+    max_iter: MaxIter = None,
+    seed: Seed = None,
+    device: Device = None,
+    dtype: Dtype = None,
+    loss_floor: Floor = None,
+    hvp: Hvp = None,
+    chunk_size: Chunk = None,
+    batch_size: BatchSize = None,
+    batches_per_sample: PerSample = None,
+    norm_mode: NormMode = None,
+    probe_steps: ProbeSteps = None,
+    config: Config = None,
+    strict: Strict = None,
+    cache_dir_: CacheDir = None,
+    no_cache: NoCache = False,
+    json: Json = False,
+    quiet: Quiet = False,
+    debug: Debug = False,
 ) -> None:
     """Run Algorithm 2 (N weight samples, Hessian spectral norm at each, K̂ = max) and print α.
 
@@ -199,21 +241,30 @@ def estimate_command(
     cli = dict(model=model, data=data, epochs=epochs, steps=steps, loss=loss, samples=samples, weights=weights,
                scale=scale, method=method, tol=tol, max_iter=max_iter, seed=seed, device=device, dtype=dtype,
                loss_floor=loss_floor, hvp=hvp, chunk_size=chunk_size, batch_size=batch_size,
-               batches_per_sample=batches_per_sample, strict=strict)
+               batches_per_sample=batches_per_sample, norm_mode=norm_mode, probe_steps=probe_steps, strict=strict)
     with errors_to_exit(debug):
         settings, inputs = settings_from(config, cli)
         store = None if no_cache else Cache(cache_dir(cache_dir_))
         with RichProgress(stderr, enabled=not quiet) as progress:
             try:
                 result = estimate(inputs["model"], inputs["data"], settings=settings, progress=progress, cache=store)
-            except (NotConvergedError, Interrupted) as exc:
-                if exc.result is not None:
+            except ResultError as exc:
+                if isinstance(exc.result, EstimateResult):
                     _emit(exc.result, json)
                 raise
         _emit(result, json)
 
 
-def _emit(result: Any, as_json: bool) -> None:
+def _warn_if_probe_rose(result: EstimateResult) -> None:
+    """The probe's verdict on stderr as well, so it is seen with --json and in CI logs."""
+    if result.probe is not None and result.probe["verdict"] == "rises":
+        worst = [w for w in result.warnings if w.startswith("the probe ROSE")]
+        stderr.print(f"adamlr: warning: {worst[0] if worst else 'the probe rose'}", style="bold yellow",
+                     markup=False, highlight=False, soft_wrap=True)
+
+
+def _emit(result: EstimateResult, as_json: bool) -> None:
+    _warn_if_probe_rose(result)
     if as_json:
         print(to_json(result))
     else:
@@ -305,6 +356,7 @@ def check_command(
     seed: Seed = None,
     device: Device = None,
     loss: Loss = None,
+    norm_mode: NormMode = None,
     band: Annotated[str, typer.Option(help="Pass when low·α ≤ lr ≤ high·α.")] = "0.1,10",
     section: Annotated[
         str, typer.Option(help="Section of the same YAML with model, data and estimate settings.")
@@ -334,12 +386,14 @@ def check_command(
         limits = parse_band(band)
         configured = read_lr(config, lr_key)
         cli = dict(
-            model=model, data=data, epochs=epochs, steps=steps, samples=samples, seed=seed, device=device, loss=loss
+            model=model, data=data, epochs=epochs, steps=steps, samples=samples, seed=seed, device=device, loss=loss,
+            norm_mode=norm_mode,
         )
         settings, inputs = settings_from(None, cli, read_section(config, section))
         store = None if no_cache else Cache(cache_dir(cache_dir_))
         with RichProgress(stderr, enabled=not quiet) as progress:
             result = estimate(inputs["model"], inputs["data"], settings=settings, progress=progress, cache=store)
+        _warn_if_probe_rose(result)
         if write:
             write_lr(config, lr_key, result.lr)
             configured = read_lr(config, lr_key)

@@ -88,6 +88,8 @@ class BatchSource:
         n_batches: number of non-empty batches.
         random_access: ``(pick, n)`` when examples can be drawn by index (tensors, a
             map-style Dataset, a DataLoader over one), else ``None``.
+        chunked: whether adamlr split the data into batches (``chunk_size`` on tensors or a
+            Dataset) rather than taking the user's own batches.
 
     Raises:
         DataError: a malformed batch, or no example at all.
@@ -101,6 +103,7 @@ class BatchSource:
         dtype: torch.dtype,
         keep_bytes: int = 2 * 1024**3,
         random_access: tuple[Picker, int] | None = None,
+        chunked: bool = False,
     ) -> None:
         self._make_iterable = make_iterable
         self.description = description
@@ -108,6 +111,7 @@ class BatchSource:
         self.dtype = dtype
         self.keep_bytes = keep_bytes
         self.random_access = random_access
+        self.chunked = chunked
         self._kept: list[Batch] | None = None
         self.n_examples, self.n_batches, self._kept = self._first_pass()
 
@@ -243,4 +247,6 @@ def as_batches(
         factory = data
         obj = call_user(data, f"data factory {name}")
     make = _iterable_for(obj, factory, name, chunk_size)
-    return BatchSource(make, name, device, dtype, keep_bytes, random_access=_picker_for(obj))
+    ours = _is_tensor_pair(obj) or (isinstance(obj, Dataset) and not isinstance(obj, IterableDataset))
+    return BatchSource(make, name, device, dtype, keep_bytes, random_access=_picker_for(obj),
+                       chunked=bool(chunk_size) and ours)

@@ -113,7 +113,7 @@ class PowerMethod(_Solver):
         self.residual = (
             float(torch.linalg.vector_norm(w - self.theta * v)) / abs(self.theta) if self.theta else math.inf
         )
-        self.converged = self.residual < self.stop
+        self.converged = bool(self.residual < self.stop)
         self.vector = w / wnorm
 
 
@@ -172,12 +172,12 @@ class Lanczos(_Solver):
         self.residual = beta * abs(vecs[-1, i]) / scale
         j = len(ritz) - 1 - i
         other = beta * abs(vecs[-1, j])
-        settled = self.which == "largest" or other <= self.stop * scale or abs(ritz[j]) + other < abs(self.theta)
+        settled = bool(self.which == "largest" or other <= self.stop * scale or abs(ritz[j]) + other < abs(self.theta))
         if (self.theta == 0.0 and beta == 0.0) or beta <= 1e-12 * scale:
             self.converged = True  # an invariant subspace: the Ritz values are exact
             self.residual = min(self.residual, beta / scale)
             return
-        self.converged = self.residual < self.stop and settled
+        self.converged = bool(self.residual < self.stop) and settled
         self.betas.append(beta)
         self.vector = w / beta
 
