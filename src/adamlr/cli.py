@@ -248,9 +248,9 @@ def estimate_command(
         with RichProgress(stderr, enabled=not quiet) as progress:
             try:
                 result = estimate(inputs["model"], inputs["data"], settings=settings, progress=progress, cache=store)
-            except ResultError as exc:
+            except ResultError as exc:  # stderr keeps to the one error line; the result says the rest
                 if isinstance(exc.result, EstimateResult):
-                    _emit(exc.result, json)
+                    _emit(exc.result, json, warn=False)
                 raise
         _emit(result, json)
 
@@ -263,8 +263,9 @@ def _warn_if_probe_rose(result: EstimateResult) -> None:
                      markup=False, highlight=False, soft_wrap=True)
 
 
-def _emit(result: EstimateResult, as_json: bool) -> None:
-    _warn_if_probe_rose(result)
+def _emit(result: EstimateResult, as_json: bool, warn: bool = True) -> None:
+    if warn:
+        _warn_if_probe_rose(result)
     if as_json:
         print(to_json(result))
     else:
