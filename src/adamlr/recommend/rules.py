@@ -25,6 +25,7 @@ from typing import Any
 
 from adamlr.compare.arms import OPTIONAL, Arm, installed
 from adamlr.compare.range_test import lr_range_test
+from adamlr.errors import UsageError
 from adamlr.estimate import estimate
 from adamlr.recommend.setups import PreparedSetup
 
@@ -116,6 +117,13 @@ RULES: dict[str, RuleFn] = {
     "stability": stability_rule,
     "probe_halving": probe_halving_rule,
 }
+
+
+def check_rule_names(names: list[str] | None) -> None:
+    """Raise :class:`UsageError` for a name that is not in :data:`RULES`."""
+    unknown = sorted(set(names or ()) - set(RULES))
+    if unknown:
+        raise UsageError(f"expected rule names among {', '.join(RULES)}, found {', '.join(unknown)}")
 
 
 def compute_rules(prepared: PreparedSetup, names: list[str] | None = None) -> dict[str, RuleRate]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from adamlr.recommend.fitted import FittedRule, TuneRow, fit_rules
 from adamlr.recommend.grid import GRID_RATES, GridResult, RateCache, RunOutcome, grid_search, train_arm
 from adamlr.recommend.result import BenchmarkResult, SetupResult
-from adamlr.recommend.rules import RuleRate, compute_rules, lr_free_arms
+from adamlr.recommend.rules import RuleRate, check_rule_names, compute_rules, lr_free_arms
 from adamlr.recommend.score import RuleScore, RuleSummary, score, summarize
 from adamlr.recommend.setups import PreparedSetup, Setup, prepare_setup
 from adamlr.rng import preserved_rng
@@ -105,6 +105,7 @@ def run_benchmark(setups: Sequence[Setup], *, rules: list[str] | None = None, lr
         device: where to train.
         progress: receives one line per stage.
     """
+    check_rule_names(rules)
     say = progress or _quiet
     started = time.perf_counter()
     with preserved_rng():
