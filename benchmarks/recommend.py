@@ -17,12 +17,9 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "src"), str(ROOT)]  # run from a checkout without installing
-
-from adamlr.recommend import QUICK_EPOCHS, QUICK_SETUPS, RULES, run_benchmark, select_setups  # noqa: E402
-from adamlr.recommend.figure import plot_benchmark  # noqa: E402
-from adamlr.recommend.tables import report  # noqa: E402
+from adamlr.recommend import QUICK_EPOCHS, QUICK_SETUPS, RULES, run_benchmark, select_setups
+from adamlr.recommend.figure import plot_benchmark
+from adamlr.recommend.tables import report
 
 FULL_OUT, QUICK_OUT = "benchmarks/results/recommend.json", "benchmarks/results/recommend-quick.json"
 FULL_FIGURE, QUICK_FIGURE = "docs/figures/recommend.png", "docs/figures/recommend-quick.png"
