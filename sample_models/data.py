@@ -25,6 +25,8 @@ import torch
 FASHION_DEFAULT_DIR = "/usr/share/datasets/fashion-mnist"
 # Per-set pixel mean and std (of the full training sets), for standardisation.
 STATS = {"mnist": (0.1307, 0.3081), "fashion": (0.2860, 0.3530)}
+# The authors' code normalises (Fashion-)MNIST with transforms.Normalize((0.5,), (0.5,)): pixels to [−1, 1].
+PAPER_CODE_MEAN_STD = (0.5, 0.5)
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR_STD = (0.2470, 0.2435, 0.2616)
 SUBSET_SEED = 0
@@ -55,13 +57,17 @@ def _find(directory: Path, stem: str) -> Path:
     raise FileNotFoundError(f"expected {stem}[.gz] in {directory}, found no such file")
 
 
-def read_mnist_like(directory: str | Path, train: bool, kind: str) -> Pair:
-    """Images ``(n, 1, 28, 28)`` standardised with the set's mean/std, and int64 labels."""
+def read_mnist_like(directory: str | Path, train: bool, kind: str,
+                    mean_std: tuple[float, float] | None = None) -> Pair:
+    """Images ``(n, 1, 28, 28)`` as (x/255 − mean)/std, and int64 labels.
+
+    ``mean_std`` defaults to the set's own pixel mean and std (``STATS[kind]``).
+    """
     directory = Path(directory)
     prefix = "train" if train else "t10k"
     images = read_idx(_find(directory, f"{prefix}-images-idx3-ubyte"))
     labels = read_idx(_find(directory, f"{prefix}-labels-idx1-ubyte"))
-    mean, std = STATS[kind]
+    mean, std = mean_std or STATS[kind]
     x = (torch.from_numpy(images.astype(np.float32) / 255.0) - mean) / std
     return x.unsqueeze(1), torch.from_numpy(labels.astype(np.int64))
 
@@ -147,12 +153,12 @@ def fashion_dir() -> Path:
                          "Fashion-MNIST IDX files (apt-get install dataset-fashion-mnist)")
 
 
-def fashion_train() -> Pair:
-    return read_mnist_like(fashion_dir(), True, "fashion")
+def fashion_train(mean_std: tuple[float, float] | None = None) -> Pair:
+    return read_mnist_like(fashion_dir(), True, "fashion", mean_std)
 
 
-def fashion_test() -> Pair:
-    return read_mnist_like(fashion_dir(), False, "fashion")
+def fashion_test(mean_std: tuple[float, float] | None = None) -> Pair:
+    return read_mnist_like(fashion_dir(), False, "fashion", mean_std)
 
 
 def fashion_mini() -> Pair:
@@ -162,6 +168,16 @@ def fashion_mini() -> Pair:
 
 def fashion_mini_test() -> Pair:
     return subset(fashion_test(), 1000)
+
+
+def fashion_mini_paper() -> Pair:
+    """The same 5,500 images as :func:`fashion_mini`, normalised as the authors' code does: (x − 0.5)/0.5."""
+    return subset(fashion_train(PAPER_CODE_MEAN_STD), 5500)
+
+
+def fashion_mini_test_paper() -> Pair:
+    """The same 1,000 test images as :func:`fashion_mini_test`, normalised (x − 0.5)/0.5."""
+    return subset(fashion_test(PAPER_CODE_MEAN_STD), 1000)
 
 
 def mnist_train() -> Pair:

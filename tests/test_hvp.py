@@ -80,6 +80,5 @@ def test_zero_curvature_gives_zero_product():
 def test_auto_mode_caches_small_data_and_measures_graph():
     obj, params = objective_for(f.tiny_mlp(), f.tiny_data())
     assert graph_bytes_per_example(obj, params) > 0
-    mode, total = choose_mode("auto", obj, params)
-    assert mode == "cached" and total > 0
-    assert choose_mode("stream", obj, params)[0] == "stream"
+    assert choose_mode("auto", obj, params) == "cached"
+    assert choose_mode("stream", obj, params) == "stream"

@@ -6,14 +6,14 @@ Public API:
     spectral_norm: ‖A‖₂ of a symmetric operator given v ↦ Av.
 """
 
-__version__ = "0.1.0"
-
-from adamlr.config import Settings  # noqa: E402
-from adamlr.errors import AdamlrError  # noqa: E402
-from adamlr.estimate import Progress, estimate  # noqa: E402
-from adamlr.formula import recommended_lr  # noqa: E402
-from adamlr.result import EstimateResult, SampleResult  # noqa: E402
-from adamlr.solvers import EigenResult, spectral_norm  # noqa: E402
+from adamlr._version import __version__
+from adamlr.config import Settings
+from adamlr.errors import AdamlrError
+from adamlr.estimate import estimate
+from adamlr.formula import recommended_lr
+from adamlr.progress import Progress
+from adamlr.result import EstimateResult, SampleResult
+from adamlr.solvers import EigenResult, spectral_norm
 
 __all__ = [
     "AdamlrError", "EigenResult", "EstimateResult", "Progress", "SampleResult", "Settings",

@@ -1,3 +1,6 @@
+"""``python -m adamlr``: the same command line as ``adamlr``."""
+
 from adamlr.cli import app
 
-app(prog_name="adamlr")
+if __name__ == "__main__":
+    app(prog_name="adamlr")

@@ -18,13 +18,18 @@ import json
 import os
 import platform
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
-from adamlr import __version__
+from adamlr._version import __version__
 from adamlr.data import BatchSource
+from adamlr.files import write_atomic
+
+if TYPE_CHECKING:
+    from adamlr.config import Settings
+    from adamlr.problem import Problem
 
 DEFAULT_DIR = ".adamlr-cache"
 NOT_IN_KEY = ("strict",)  # settings that change no number
@@ -73,22 +78,15 @@ def _checksum(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 class Cache:
-    """Finished results and per-sample journals under one directory."""
+    """Finished results and per-sample journals under one directory.
+
+    Reads return what they found together with notes about damaged entries met on the
+    way (for that call's report only); the cache itself keeps no state between calls.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.problems: list[str] = []  # corrupted entries met, for the report
 
     def result_path(self, key: str) -> Path:
         return self.root / "results" / f"{key}.json"
@@ -96,32 +94,30 @@ class Cache:
     def journal_path(self, key: str) -> Path:
         return self.root / "journal" / f"{key}.jsonl"
 
-    def load(self, key: str) -> dict[str, Any] | None:
-        """The cached result dictionary, or None (missing or corrupted: then noted in :attr:`problems`)."""
+    def load(self, key: str) -> tuple[dict[str, Any] | None, list[str]]:
+        """The cached result dictionary (or None: missing or corrupted), and notes on corruption."""
         path = self.result_path(key)
         if not path.is_file():
-            return None
+            return None, []
         try:
             entry = json.loads(path.read_text())
             if entry["key"] != key or entry["sha256"] != _checksum(entry["result"]):
                 raise ValueError("checksum or key mismatch")
-            return entry["result"]
+            result: dict[str, Any] = entry["result"]
+            return result, []
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            self.problems.append(f"cache entry {path} is corrupted ({type(exc).__name__}: {exc}); recomputed")
-            return None
+            return None, [f"cache entry {path} is corrupted ({type(exc).__name__}: {exc}); recomputed"]
 
     def store(self, key: str, result: dict[str, Any]) -> Path:
         canonical = json.loads(json.dumps(result))
         entry = {"key": key, "sha256": _checksum(canonical), "result": canonical}
-        path = self.result_path(key)
-        _atomic_write(path, json.dumps(entry))
-        return path
+        return write_atomic(self.result_path(key), json.dumps(entry))
 
-    def journal(self, key: str) -> list[dict[str, Any]]:
-        """Finished samples of an interrupted run; a torn or corrupted line ends the journal there."""
+    def journal(self, key: str) -> tuple[list[dict[str, Any]], list[str]]:
+        """Finished samples of an interrupted run (a torn or corrupted line ends them), and notes."""
         path = self.journal_path(key)
         if not path.is_file():
-            return []
+            return [], []
         samples: list[dict[str, Any]] = []
         for line in path.read_text().splitlines():
             try:
@@ -129,13 +125,12 @@ class Cache:
                 if record["sha256"] != _checksum(record["sample"]):
                     raise ValueError("checksum mismatch")
             except (ValueError, KeyError, TypeError):
-                self.problems.append(f"journal {path} has a damaged line after {len(samples)} samples; kept those")
-                break
+                return samples, [f"journal {path} has a damaged line after {len(samples)} samples; kept those"]
             samples.append(record["sample"])
-        return samples
+        return samples, []
 
     def append(self, key: str, sample: dict[str, Any]) -> None:
-        """Append one finished sample to the journal, durably."""
+        """Append one finished sample to the journal, durably (fsync'ed before returning)."""
         path = self.journal_path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         canonical = json.loads(json.dumps(sample))
@@ -146,10 +141,11 @@ class Cache:
             os.fsync(f.fileno())
 
     def finish(self, key: str) -> None:
+        """Drop the journal of a run whose result is stored."""
         self.journal_path(key).unlink(missing_ok=True)
 
 
-def problem_key(problem: Any, settings: Any) -> str:
+def problem_key(problem: Problem, settings: Settings) -> str:
     """Fingerprint of a prepared problem and its settings (streams the data once to hash it)."""
     arch, weights = model_digest(problem.user_model)
     data, n = data_digest(problem.objective.batches)

@@ -9,7 +9,6 @@ file are kept byte for byte (no round-trip YAML library needed).
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import yaml
 
 from adamlr.config import parse_yaml_file, read_yaml
 from adamlr.errors import ConfigError
+from adamlr.files import write_atomic
 from adamlr.result import EstimateResult
 
 EXIT_OUTSIDE_BAND = 4
@@ -99,10 +99,7 @@ def write_lr(path: str | Path, key_path: str, value: float) -> None:
     text, root = _compose(p)
     node = _node_at(root, key_path, p)
     start, end = node.start_mark.index, node.end_mark.index
-    new = text[:start] + f"{value:.6g}" + text[end:]
-    tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
-    tmp.write_text(new)
-    os.replace(tmp, p)
+    write_atomic(p, text[:start] + f"{value:.6g}" + text[end:])
 
 
 def section(path: str | Path, name: str) -> dict[str, Any]:

@@ -16,12 +16,12 @@ from typing import Annotated, Any, Optional
 import typer
 from rich.console import Console
 
-from adamlr import __version__
+from adamlr._version import __version__
 from adamlr.config import merge_settings, read_yaml
 from adamlr.cache import Cache, cache_dir
 from adamlr.errors import AdamlrError, ConfigError, Interrupted, NotConvergedError
 from adamlr.estimate import estimate
-from adamlr.progress import RichProgress
+from adamlr.rich_progress import RichProgress
 from adamlr.report import render, to_json
 
 app = typer.Typer(
@@ -147,6 +147,8 @@ def compare_command(
     out: Out = Path("runs/compare"), lr: Annotated[Optional[float], typer.Option("--lr", help="Use this α for the adamlr arm instead of estimating it.")] = None,
     arms: Annotated[Optional[str], typer.Option(help="all (default), paper, schedulers, constants, optional, or arm names, comma-separated.")] = None,
     samples: Samples = None, loss: Loss = None, device: Device = None, dtype: Dtype = None,
+    scheduler_set: Annotated[Optional[str], typer.Option(
+        "--schedulers", help="default (7 schedulers from 1e-3) or paper-code (the authors' 8 from 1e-2).")] = None,
     preset: Annotated[Optional[str], typer.Option(help="One of the paper's setups (see README); other options override it.")] = None,
     quick: Annotated[bool, typer.Option("--quick", help="Shrink to a smoke run of seconds (512 examples, 3 epochs).")] = False,
     force: Annotated[bool, typer.Option("--force", help="Redo finished arms instead of skipping them.")] = False,
@@ -158,7 +160,8 @@ def compare_command(
     with errors_to_exit(debug):
         results = run_compare_command(
             dict(model=model, data=data, test_data=test_data, epochs=epochs, batch_size=batch_size, seeds=seeds,
-                 lr=lr, arms=arms, samples=samples, loss=loss, device=device, dtype=dtype),
+                 lr=lr, arms=arms, samples=samples, loss=loss, device=device, dtype=dtype,
+                 scheduler_set=scheduler_set),
             out=out, preset=preset, quick=quick, force=force, config=config, quiet=quiet, console=stderr,
         )
         if json:

@@ -13,13 +13,19 @@ from typing import Any
 
 import yaml
 
+from adamlr.choices import (
+    DEVICE_NAMES,
+    DTYPE_NAMES,
+    HVP_REQUESTS,
+    METHODS,
+    WEIGHT_DISTRIBUTIONS,
+    DtypeName,
+    HorizonUnit,
+    HvpRequest,
+    Method,
+    WeightDistribution,
+)
 from adamlr.errors import ConfigError
-
-DEVICES = ("auto", "cpu", "cuda")
-DTYPES = ("float32", "float64")
-METHODS = ("lanczos", "power")
-HVP_MODES = ("auto", "cached", "stream")
-WEIGHTS = ("gaussian", "init")
 
 
 @dataclass(frozen=True)
@@ -30,30 +36,33 @@ class Settings:
     steps: int | None = None
     loss: Any = "cross_entropy"
     samples: int = 10
-    weights: str = "gaussian"
+    weights: WeightDistribution = "gaussian"
     scale: float = 1.0
-    method: str = "lanczos"
+    method: Method = "lanczos"
     tol: float = 1e-3
     max_iter: int = 100
     seed: int = 0
     device: str = "auto"
-    dtype: str = "float32"
+    dtype: DtypeName = "float32"
     loss_floor: float = 0.0
-    hvp: str = "auto"
+    hvp: HvpRequest = "auto"
     chunk_size: int | None = None
     batch_size: int | None = None
     batches_per_sample: int = 1
     strict: bool = False
 
     def __post_init__(self) -> None:
-        problems = _problems(self)
-        if problems:
-            raise ConfigError("invalid settings", problems)
+        invalid = _invalid_fields(self)
+        if invalid:
+            raise ConfigError("invalid settings", invalid)
 
     @property
-    def horizon(self) -> tuple[int, str]:
-        """T and its unit: ``(epochs, "epochs")`` or ``(steps, "steps")``."""
-        return (self.epochs, "epochs") if self.epochs is not None else (self.steps, "steps")  # type: ignore[return-value]
+    def horizon(self) -> tuple[int, HorizonUnit]:
+        """T and its unit: ``(epochs, "epochs")`` or ``(steps, "steps")`` (validation ensures one is set)."""
+        if self.epochs is not None:
+            return self.epochs, "epochs"
+        assert self.steps is not None
+        return self.steps, "steps"
 
     def to_dict(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -65,10 +74,12 @@ class Settings:
 FIELD_NAMES = tuple(f.name for f in fields(Settings))
 INT_FIELDS = ("epochs", "steps", "samples", "max_iter", "seed", "chunk_size", "batch_size", "batches_per_sample")
 FLOAT_FIELDS = ("scale", "tol", "loss_floor")
-CHOICES = {"weights": WEIGHTS, "method": METHODS, "device": DEVICES, "dtype": DTYPES, "hvp": HVP_MODES}
+CHOICES: dict[str, tuple[str, ...]] = {
+    "weights": WEIGHT_DISTRIBUTIONS, "method": METHODS, "device": DEVICE_NAMES, "dtype": DTYPE_NAMES, "hvp": HVP_REQUESTS,
+}
 
 
-def _type_problem(name: str, value: Any) -> str | None:
+def _type_mismatch(name: str, value: Any) -> str | None:
     if value is None and name in ("epochs", "steps", "chunk_size", "batch_size"):
         return None
     if name in INT_FIELDS and (isinstance(value, bool) or not isinstance(value, int)):
@@ -86,7 +97,7 @@ def _type_problem(name: str, value: Any) -> str | None:
     return None
 
 
-def _range_problems(s: Settings) -> list[str]:
+def _out_of_range(s: Settings) -> list[str]:
     out = []
     if s.epochs is not None and s.steps is not None:
         out.append(f"epochs/steps: expected exactly one of them, found both (epochs={s.epochs}, steps={s.steps})")
@@ -111,9 +122,10 @@ def _range_problems(s: Settings) -> list[str]:
     return out
 
 
-def _problems(s: Settings) -> list[str]:
-    typed = [p for name in FIELD_NAMES if (p := _type_problem(name, getattr(s, name)))]
-    return typed or _range_problems(s)
+def _invalid_fields(s: Settings) -> list[str]:
+    """One line per invalid field: wrong types first; ranges only once the types are right."""
+    typed = [p for name in FIELD_NAMES if (p := _type_mismatch(name, getattr(s, name)))]
+    return typed or _out_of_range(s)
 
 
 def parse_yaml_file(path: str | Path, parse: Callable[[str], Any] = yaml.safe_load) -> tuple[str, Any]:
@@ -174,12 +186,11 @@ def merge_settings(file_values: dict[str, Any], cli_values: dict[str, Any], extr
     for key, value in cli_values.items():
         if value is not None:
             (extras if key in extra_keys else merged)[key] = value
-    problems = [f"{k}: unknown option (expected one of {', '.join(FIELD_NAMES + extra_keys)})" for k in unknown]
+    invalid = [f"{k}: unknown option (expected one of {', '.join(FIELD_NAMES + extra_keys)})" for k in unknown]
     try:
         settings = Settings(**merged)
     except ConfigError as exc:
-        problems += exc.problems
-        settings = None  # type: ignore[assignment]
-    if problems:
-        raise ConfigError("invalid configuration", problems)
+        raise ConfigError("invalid configuration", invalid + exc.problems) from None
+    if invalid:
+        raise ConfigError("invalid configuration", invalid)
     return settings, extras

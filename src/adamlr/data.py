@@ -64,17 +64,29 @@ def _check_batch(batch: Any, index: int) -> Batch:
     return inputs, targets
 
 
+Picker = Callable[[torch.Tensor], Batch]
+"""Random access to examples: a 1-D index tensor ↦ the batch of those examples."""
+
+
 class BatchSource:
     """A re-iterable stream of ``(inputs, targets)`` batches on one device and dtype.
 
     Floating-point inputs and targets are cast to ``dtype``; integer targets (class
-    indices) are kept. After the first complete pass, the batches are kept on the
-    device if they total at most ``keep_bytes``, so later passes skip the user's loader.
+    indices) are kept. The facts about the data are known once the source exists: the
+    constructor makes one pass over it (as curvlinops' ``_EmpiricalRiskMixin`` does to
+    infer ``num_data``), which checks every batch, counts the examples and, if they total
+    at most ``keep_bytes``, keeps the batches on the device so later passes skip the
+    user's loader.
 
     Attributes:
         description: what the data was, for reports.
-        n_examples: number of examples, known after the first pass (``None`` before).
-        n_batches: number of non-empty batches, known after the first pass.
+        n_examples: number of examples.
+        n_batches: number of non-empty batches.
+        random_access: ``(pick, n)`` when examples can be drawn by index (tensors, a
+            map-style Dataset, a DataLoader over one), else ``None``.
+
+    Raises:
+        DataError: a malformed batch, or no example at all.
     """
 
     def __init__(
@@ -84,18 +96,34 @@ class BatchSource:
         device: torch.device,
         dtype: torch.dtype,
         keep_bytes: int = 2 * 1024**3,
+        random_access: tuple[Picker, int] | None = None,
     ) -> None:
         self._make_iterable = make_iterable
         self.description = description
         self.device = device
         self.dtype = dtype
         self.keep_bytes = keep_bytes
-        self.n_examples: int | None = None
-        self.n_batches: int | None = None
+        self.random_access = random_access
         self._kept: list[Batch] | None = None
-        self.random_access: tuple[Picker, int] | None = None
+        self.n_examples, self.n_batches, self._kept = self._first_pass()
 
-    def random_batch(self, size: int, generator: torch.Generator) -> "BatchSource":
+    def _first_pass(self) -> tuple[int, int, list[Batch] | None]:
+        kept: list[Batch] | None = []
+        used = n = count = 0
+        for inputs, targets in self._stream():
+            n += inputs.shape[0]
+            count += 1
+            if kept is not None:
+                used += inputs.numel() * inputs.element_size() + targets.numel() * targets.element_size()
+                if used <= self.keep_bytes:
+                    kept.append((inputs, targets))
+                else:
+                    kept = None
+        if n == 0:
+            raise DataError(f"expected at least one example in {self.description}, found empty data")
+        return n, count, kept
+
+    def random_batch(self, size: int, generator: torch.Generator) -> BatchSource:
         """A one-batch source of ``size`` examples drawn without replacement (mini-batch Algorithm 2).
 
         Raises:
@@ -111,9 +139,7 @@ class BatchSource:
             raise DataError(f"expected --batch-size at most the {n} examples of {self.description}, found {size}")
         index = torch.randperm(n, generator=generator)[:size]
         batch = _check_batch(pick(index), 0)
-        one = BatchSource(lambda: [batch], f"{size} random examples of {self.description}", self.device, self.dtype)
-        list(one)  # fills n_examples and keeps the batch on the device
-        return one
+        return BatchSource(lambda: [batch], f"{size} random examples of {self.description}", self.device, self.dtype)
 
     def convert(self, batch: Batch) -> Batch:
         """Move a batch to this source's device; floating tensors to its dtype (class indices kept)."""
@@ -128,38 +154,24 @@ class BatchSource:
             targets = targets.to(self.device)
         return inputs, targets
 
-    def __iter__(self) -> Iterator[Batch]:
-        if self._kept is not None:
-            yield from self._kept
-            return
-        kept: list[Batch] | None = []
-        used = 0
-        n = count = 0
+    def _stream(self) -> Iterator[Batch]:
+        """The user's batches, checked and converted, empty ones skipped."""
         for index, raw in enumerate(self._make_iterable()):
             inputs, targets = self.convert(_check_batch(raw, index))
-            if inputs.shape[0] == 0:
-                continue
-            n += inputs.shape[0]
-            count += 1
-            if kept is not None:
-                used += inputs.numel() * inputs.element_size() + targets.numel() * targets.element_size()
-                if used <= self.keep_bytes:
-                    kept.append((inputs, targets))
-                else:
-                    kept = None
-            yield inputs, targets
-        if n == 0:
-            raise DataError(f"expected at least one example in {self.description}, found empty data")
-        self.n_examples, self.n_batches = n, count
-        self._kept = kept
+            if inputs.shape[0]:
+                yield inputs, targets
+
+    def __iter__(self) -> Iterator[Batch]:
+        if self._kept is not None:
+            return iter(self._kept)
+        return self._stream()
 
     @property
     def kept_in_memory(self) -> bool:
-        """Whether the batches are held on the device after the first pass."""
+        """Whether the batches are held on the device."""
         return self._kept is not None
 
 
-Picker = Callable[[torch.Tensor], Batch]
 
 
 def _picker_for(obj: Any) -> tuple[Picker, int] | None:
@@ -225,6 +237,4 @@ def as_batches(
         factory = data
         obj = call_user(data, f"data factory {name}")
     make = _iterable_for(obj, factory, name, chunk_size)
-    source = BatchSource(make, name, device, dtype, keep_bytes)
-    source.random_access = _picker_for(obj)
-    return source
+    return BatchSource(make, name, device, dtype, keep_bytes, random_access=_picker_for(obj))

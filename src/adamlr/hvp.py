@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 import torch
 
+from adamlr.choices import HVP_MODES, HvpMode, HvpRequest
 from adamlr.objective import Objective, Params
 
 
@@ -36,7 +37,7 @@ class ParamLayout:
         return torch.cat([t.reshape(-1) for t in tensors])
 
     def split(self, vector: torch.Tensor) -> list[torch.Tensor]:
-        return [c.view(s) for c, s in zip(vector.split(self.numels), self.shapes)]
+        return [c.view(s) for c, s in zip(torch.split(vector, self.numels), self.shapes)]
 
 
 def _leaves(params: Params) -> Params:
@@ -69,9 +70,9 @@ class HessianOperator:
         gradient_norm: ‖∇L(w)‖₂, computed along the way.
     """
 
-    def __init__(self, objective: Objective, params: Params, mode: str = "cached") -> None:
-        if mode not in ("cached", "stream"):
-            raise ValueError(f"mode must be 'cached' or 'stream', not {mode!r}")
+    def __init__(self, objective: Objective, params: Params, mode: HvpMode = "cached") -> None:
+        if mode not in HVP_MODES:
+            raise ValueError(f"mode must be one of {', '.join(HVP_MODES)}, not {mode!r}")
         self.objective = objective
         self.params = params
         self.layout = ParamLayout(params)
@@ -87,19 +88,20 @@ class HessianOperator:
     def _prepare(self) -> tuple[float, float]:
         leaves = _leaves(self.params)
         inputs = list(leaves.values())
-        total = None
-        grads = [torch.zeros_like(x) for x in inputs]
-        for part in self.objective.weighted_losses(leaves):
-            if self.mode == "cached":
-                total = part if total is None else total + part
-            else:
-                grads = [a + b for a, b in zip(grads, _grad([part], inputs))]
-                total = part.detach() if total is None else total + part.detach()
-        if self.mode == "cached":
+        if self.mode == "cached":  # one graph of the whole sum, kept for every product
+            parts = list(self.objective.weighted_losses(leaves))
+            total = sum(parts[1:], parts[0])
             grads = _grad([total], inputs, create_graph=True)
             self._graph = (inputs, grads)
-        norm = float(torch.sqrt(sum((g.detach().double() ** 2).sum() for g in grads)))
-        return float(total.detach()), norm
+        else:  # stream: each batch's graph is freed as soon as its gradient is added
+            streamed = iter(self.objective.weighted_losses(leaves))
+            first = next(streamed)
+            grads, total = _grad([first], inputs), first.detach()
+            for part in streamed:
+                grads = [a + b for a, b in zip(grads, _grad([part], inputs))]
+                total = total + part.detach()
+        squares = torch.stack([(g.detach().double() ** 2).sum() for g in grads])
+        return float(total.detach()), float(squares.sum().sqrt())
 
     def matvec(self, vector: torch.Tensor) -> torch.Tensor:
         """Return ∇²L(w) v for a flat vector v of length :attr:`size`."""
@@ -159,16 +161,14 @@ def memory_budget(device: torch.device) -> int:
         return 4 * 1024**3
 
 
-def choose_mode(requested: str, objective: Objective, params: Params) -> tuple[str, float | None]:
+def choose_mode(requested: HvpRequest, objective: Objective, params: Params) -> HvpMode:
     """``cached`` when the data is held in memory and the full graph fits the budget, else ``stream``.
 
-    Returns:
-        The mode and, for ``auto``, the estimated bytes of the full-data graph (an explicit
-        mode is taken as given, without measuring).
+    An explicit mode is taken as given, without measuring; ``auto`` measures the graph of
+    one batch (:func:`graph_bytes_per_example`) and scales it to the whole data.
     """
     if requested != "auto":
-        return requested, None
-    n = objective.batches.n_examples or 0
-    estimate = graph_bytes_per_example(objective, params) * n
-    fits = objective.batches.kept_in_memory and estimate <= memory_budget(objective.batches.device)
-    return ("cached" if fits else "stream"), estimate
+        return requested
+    graph_bytes = graph_bytes_per_example(objective, params) * objective.batches.n_examples
+    fits = objective.batches.kept_in_memory and graph_bytes <= memory_budget(objective.batches.device)
+    return "cached" if fits else "stream"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Iterable
+from collections.abc import Iterator
 
 import torch
 from torch import nn
@@ -73,14 +73,15 @@ class Objective:
         self.batches = batches
         self.loss_name = loss_name
 
-    def on(self, batches: BatchSource) -> "Objective":
+    def on(self, batches: BatchSource) -> Objective:
         """The same model and loss on other data (e.g. one random batch)."""
         return Objective(self.module, self.loss_fn, batches, self.loss_name)
 
     def outputs(self, params: Params, inputs: torch.Tensor) -> torch.Tensor:
         """The model's outputs at ``params``; a failing forward becomes one clear :class:`DataError`."""
         try:
-            return functional_call(self.module, params, (inputs,))
+            outputs: torch.Tensor = functional_call(self.module, params, (inputs,))
+            return outputs
         except AdamlrError:
             raise
         except Exception as exc:
@@ -108,15 +109,9 @@ class Objective:
             raise InputError(f"expected loss {self.loss_name} to return a scalar tensor, found {_shape(loss)}")
         return loss.reshape(())
 
-    def weighted_losses(self, params: Params) -> Iterable[torch.Tensor]:
-        """Yield ``(n_b / n) · loss_b`` per batch (n known after the first pass).
-
-        On the first pass n is not known yet; callers that need the weights then should
-        use :meth:`value` first, which fills it in.
-        """
+    def weighted_losses(self, params: Params) -> Iterator[torch.Tensor]:
+        """Yield ``(n_b / n) · loss_b`` per batch: their sum is L(w), and so is its gradient's."""
         n = self.batches.n_examples
-        if n is None:
-            raise RuntimeError("the data size is not known yet: call value() first")
         for inputs, targets in self.batches:
             yield self.batch_loss(params, inputs, targets) * (inputs.shape[0] / n)
 

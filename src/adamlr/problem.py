@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from adamlr.choices import DtypeName
 from adamlr.data import BatchSource, as_batches
 from adamlr.errors import ModelError, UsageError
 from adamlr.loading import call_user, describe, load_object
@@ -16,7 +17,7 @@ from adamlr.losses import LossFn, resolve_loss
 from adamlr.objective import Objective, Params, trainable_parameters, working_copy
 from adamlr.rng import seed_all
 
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
+TORCH_DTYPES: dict[DtypeName, torch.dtype] = {"float32": torch.float32, "float64": torch.float64}
 
 
 def resolve_device(name: str) -> torch.device:
@@ -81,11 +82,11 @@ class Problem:
         return sum(p.numel() for p in self.initial_params.values())
 
 
-def prepare(model: Any, data: Any, loss: str | LossFn, *, device: str, dtype: str, seed: int,
+def prepare(model: Any, data: Any, loss: str | LossFn, *, device: str, dtype: DtypeName, seed: int,
             chunk_size: int | None = None) -> Problem:
     """Build the problem: model under ``seed``, working copy, batches and loss."""
     dev = resolve_device(device)
-    torch_dtype = DTYPES[dtype]
+    torch_dtype = TORCH_DTYPES[dtype]
     loss_fn, loss_name = resolve_loss(loss)
     user_model, factory, model_name = build_model(model, seed)
     work, warnings = working_copy(user_model, dev, torch_dtype)

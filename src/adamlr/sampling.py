@@ -23,11 +23,9 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from adamlr.choices import WEIGHT_DISTRIBUTIONS, WeightDistribution
 from adamlr.errors import ModelError, UsageError
 from adamlr.objective import Params, trainable_parameters
-
-DISTRIBUTIONS = ("gaussian", "init")
-
 
 def sample_seed(seed: int, index: int, stream: int = 0) -> int:
     """A reproducible 63-bit seed for sample ``index`` of run ``seed``."""
@@ -87,7 +85,7 @@ def reinitializer(factory: Callable[[], nn.Module] | None, instance: nn.Module) 
     return reset_copy
 
 
-def sample_weights(distribution: str, reference: Params, *, scale: float, seed: int,
+def sample_weights(distribution: WeightDistribution, reference: Params, *, scale: float, seed: int,
                    make_model: Callable[[], nn.Module] | None = None) -> Params:
     """Draw one weight sample.
 
@@ -104,4 +102,4 @@ def sample_weights(distribution: str, reference: Params, *, scale: float, seed: 
         if make_model is None:
             raise UsageError("expected a model factory for --weights init, found none")
         return init_weights(reference, make_model, scale, seed)
-    raise UsageError(f"expected --weights to be one of {', '.join(DISTRIBUTIONS)}, found {distribution!r}")
+    raise UsageError(f"expected --weights to be one of {', '.join(WEIGHT_DISTRIBUTIONS)}, found {distribution!r}")

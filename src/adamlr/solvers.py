@@ -24,7 +24,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import torch
+
+from adamlr.choices import Method
 
 Matvec = Callable[[torch.Tensor], torch.Tensor]
 Callback = Callable[[int, float, float], None]
@@ -63,8 +66,8 @@ def _unit(v: torch.Tensor) -> torch.Tensor:
 class _Solver:
     """One solve as a state machine: read :attr:`vector`, pass ``A @ vector`` to :meth:`step`.
 
-    Written this way so that several solves can share one batched product (see
-    :func:`spectral_norms`) as well as run alone (see :func:`spectral_norm`).
+    Written this way so that a driver owns the loop (see :func:`spectral_norm`): it can
+    interleave solves, batch their products or stop one early.
     """
 
     def __init__(self, start: torch.Tensor, tol: float, max_iter: int) -> None:
@@ -164,7 +167,7 @@ class Lanczos(_Solver):
         self.vector = w / beta
 
 
-def _tridiagonal(alphas: list[float], betas: list[float]) -> np.ndarray:
+def _tridiagonal(alphas: list[float], betas: list[float]) -> npt.NDArray[np.float64]:
     t = np.diag(np.asarray(alphas, dtype=np.float64))
     if betas:
         off = np.asarray(betas, dtype=np.float64)
@@ -172,16 +175,16 @@ def _tridiagonal(alphas: list[float], betas: list[float]) -> np.ndarray:
     return t
 
 
-SOLVERS: dict[str, type[_Solver]] = {"lanczos": Lanczos, "power": PowerMethod}
+SOLVERS: dict[Method, type[_Solver]] = {"lanczos": Lanczos, "power": PowerMethod}
 
 
-def _make(method: str, start: torch.Tensor, tol: float, max_iter: int) -> _Solver:
+def _make(method: Method, start: torch.Tensor, tol: float, max_iter: int) -> _Solver:
     if method not in SOLVERS:
         raise ValueError(f"method must be one of {', '.join(SOLVERS)}, not {method!r}")
     return SOLVERS[method](start, tol, max_iter)
 
 
-def spectral_norm(matvec: Matvec, start: torch.Tensor, *, method: str = "lanczos", tol: float = 1e-3,
+def spectral_norm(matvec: Matvec, start: torch.Tensor, *, method: Method = "lanczos", tol: float = 1e-3,
                   max_iter: int = 100, callback: Callback | None = None) -> EigenResult:
     """‖A‖₂ of a symmetric operator by ``method`` (``"lanczos"`` or ``"power"``).
 
@@ -198,36 +201,3 @@ def spectral_norm(matvec: Matvec, start: torch.Tensor, *, method: str = "lanczos
         if callback:
             callback(solver.iterations, solver.theta, solver.residual)
     return solver.result()
-
-
-def spectral_norms(batched_matvec: Callable[[torch.Tensor, list[int]], torch.Tensor], starts: list[torch.Tensor], *,
-                   method: str = "lanczos", tol: float = 1e-3, max_iter: int = 100,
-                   callback: Callable[[int, int, float, float], None] | None = None) -> list[EigenResult]:
-    """Several solves in lockstep sharing one batched product per round.
-
-    Args:
-        batched_matvec: ``(V, indices) ↦ stacked products``, row r of V belonging to solve
-            ``indices[r]`` (each solve has its own operator).
-        starts: one start vector per solve.
-        callback: ``callback(solve_index, iteration, θ, residual)``.
-    """
-    solvers = [_make(method, s, tol, max_iter) for s in starts]
-    while active := [i for i, s in enumerate(solvers) if not s.done]:
-        products = batched_matvec(torch.stack([solvers[i].vector for i in active]), active)
-        for row, i in enumerate(active):
-            solvers[i].step(products[row])
-            if callback:
-                callback(i, solvers[i].iterations, solvers[i].theta, solvers[i].residual)
-    return [s.result() for s in solvers]
-
-
-def power_method(matvec: Matvec, start: torch.Tensor, *, tol: float = 1e-3, max_iter: int = 100,
-                 callback: Callback | None = None) -> EigenResult:
-    """The power method alone (see :class:`PowerMethod`)."""
-    return spectral_norm(matvec, start, method="power", tol=tol, max_iter=max_iter, callback=callback)
-
-
-def lanczos(matvec: Matvec, start: torch.Tensor, *, tol: float = 1e-3, max_iter: int = 100,
-            callback: Callback | None = None) -> EigenResult:
-    """Lanczos alone (see :class:`Lanczos`)."""
-    return spectral_norm(matvec, start, method="lanczos", tol=tol, max_iter=max_iter, callback=callback)

@@ -36,9 +36,9 @@ class StopAfterTwo(Progress):
 
 
 if MODE == "cli-sigint":
-    import adamlr.progress
+    import adamlr.rich_progress
 
-    original = adamlr.progress.RichProgress.sample_finished
+    original = adamlr.rich_progress.RichProgress.sample_finished
     count = {"n": 0}
 
     def patched(self, sample):
@@ -47,7 +47,7 @@ if MODE == "cli-sigint":
         if count["n"] == 2:
             stop()
 
-    adamlr.progress.RichProgress.sample_finished = patched
+    adamlr.rich_progress.RichProgress.sample_finished = patched
     from adamlr.cli import app
 
     app(["estimate", "-m", "tests.assets.factories:tiny_mlp", "-d", "tests.assets.factories:tiny_data", "--epochs", "5",

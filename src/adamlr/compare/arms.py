@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from adamlr.compare.schedules import SCHEDULERS, schedule_values
+from adamlr.compare.schedules import SCHEDULER_SETS, schedule_values
 
 BASE_LR = 1e-3
 CONSTANT_LRS = (1e-2, 1e-3, 1e-4, 1e-5)
@@ -42,7 +42,7 @@ class Arm:
             return self.build(params)
         return torch.optim.Adam(params, lr=self.lrs[0] if self.lrs else BASE_LR)
 
-    def set_epoch(self, optimizer: torch.optim.Optimizer, epoch: int, T: int) -> float | None:
+    def set_epoch(self, optimizer: torch.optim.Optimizer, epoch: int) -> float | None:
         """Set this epoch's step size; return the step size in effect (for the record)."""
         if self.lrs is not None:
             for group in optimizer.param_groups:
@@ -90,12 +90,18 @@ OPTIONAL = {
 
 
 def paper_arms(alpha: float, T: int, scheduler_options: dict[str, dict[str, Any]] | None = None,
-               base_lr: float = BASE_LR) -> list[Arm]:
-    """adamlr's constant α, the seven schedulers from ``base_lr``, and the four constants."""
+               base_lr: float | None = None, scheduler_set: str = "default") -> list[Arm]:
+    """adamlr's constant α, the schedulers of ``scheduler_set`` from ``base_lr``, and the four constants.
+
+    ``base_lr`` defaults to the set's own: 1e-3 for the seven default schedulers, 1e-2 for the
+    authors' eight (``paper-code``).
+    """
     opts = scheduler_options or {}
+    chosen = SCHEDULER_SETS[scheduler_set]
+    start = chosen.base_lr if base_lr is None else base_lr
     arms = [Arm("adamlr", "adamlr", [alpha] * T)]
-    arms += [Arm(name, "scheduler", schedule_values(name, T, base_lr, opts.get(name)), options=opts.get(name, {}))
-             for name in SCHEDULERS]
+    arms += [Arm(name, "scheduler", schedule_values(name, T, start, opts.get(name), scheduler_set),
+                 options=opts.get(name, {})) for name in chosen.schedulers]
     arms += [Arm(f"const_{lr:g}", "constant", [lr] * T) for lr in CONSTANT_LRS]
     return arms
 

@@ -8,18 +8,18 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from adamlr.compare.plots import figures
 from adamlr.compare.presets import preset as load_preset
 from adamlr.compare.runner import CompareProgress, CompareSettings, run_compare
-from adamlr.compare.schedules import SCHEDULERS
+from adamlr.compare.schedules import SCHEDULER_SETS
 from adamlr.config import FIELD_NAMES, read_yaml
 from adamlr.errors import ConfigError
-from adamlr.progress import RichProgress
+from adamlr.rich_progress import RichProgress
 
 KEYS = ("model", "data", "test_data", "epochs", "batch_size", "seeds", "lr", "arms", "samples", "loss", "device",
-        "dtype", "schedulers", "estimate")
+        "dtype", "schedulers", "scheduler_set", "estimate")
 
 
 def _seeds(value: Any) -> tuple[int, ...]:
@@ -32,13 +32,17 @@ def _seeds(value: Any) -> tuple[int, ...]:
         raise ConfigError("invalid settings", [f"seeds: expected integers like 0,1,2, found {value!r}"]) from exc
 
 
-def _problems(values: dict[str, Any]) -> list[str]:
+def _problems(values: dict[str, Any], scheduler_set: str = "default") -> list[str]:
     out = [f"{k}: unknown option (expected one of {', '.join(KEYS)})" for k in values if k not in KEYS]
+    if not isinstance(scheduler_set, str) or scheduler_set not in SCHEDULER_SETS:
+        out.append(f"scheduler_set: expected one of {', '.join(SCHEDULER_SETS)}, found {scheduler_set!r}")
+        scheduler_set = "default"
+    schedulers = SCHEDULER_SETS[scheduler_set].schedulers
     for name, opts in (values.get("schedulers") or {}).items():
-        if name not in SCHEDULERS:
-            out.append(f"schedulers.{name}: expected one of {', '.join(SCHEDULERS)}")
+        if name not in schedulers:
+            out.append(f"schedulers.{name}: expected one of {', '.join(schedulers)}")
             continue
-        allowed = list(inspect.signature(SCHEDULERS[name]).parameters)[3:]
+        allowed = list(inspect.signature(schedulers[name]).parameters)[3:]
         out += [f"schedulers.{name}.{k}: expected one of {', '.join(allowed) or '(none)'}" for k in opts if k not in allowed]
     out += [f"estimate.{k}: unknown estimate setting" for k in (values.get("estimate") or {}) if k not in FIELD_NAMES]
     for key in ("epochs", "batch_size", "samples"):
@@ -54,14 +58,15 @@ def settings_list(cli: dict[str, Any], preset: str | None, quick: bool, config: 
     """Defaults < preset < YAML < flags, validated (every problem listed)."""
     values = {str(k).replace("-", "_"): v for k, v in (read_yaml(config) if config else {}).items()}
     values.update({k: v for k, v in cli.items() if v is not None})
-    problems = _problems(values)
+    runs = load_preset(preset) if preset else [("", None)]
+    preset_set = runs[0][1].scheduler_set if runs[0][1] is not None else "default"
+    problems = _problems(values, values.get("scheduler_set", preset_set))
     if problems:
         raise ConfigError("invalid compare configuration", problems)
     if "seeds" in values:
         values["seeds"] = _seeds(values["seeds"])
     if "estimate" in values:
         values["estimate_options"] = values.pop("estimate") or {}
-    runs = load_preset(preset) if preset else [("", None)]
     out = []
     for sub, base in runs:
         if base is None:
@@ -89,7 +94,7 @@ class RichCompareProgress(CompareProgress):
                              console=console, transient=True, disable=not self.enabled)
         self.total = self.bars.add_task("arms", total=0)
         self.planned = 0
-        self.current: int | None = None
+        self.current: TaskID | None = None
 
     def arms_planned(self, count: int) -> None:
         self.planned += count

@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
+import copy
 import csv
+import io
 import json
-import os
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
+from torch import nn
 
 from adamlr.compare.arms import Arm, optional_arms, paper_arms
 from adamlr.compare.range_test import lr_range_test
 from adamlr.compare.training import RunResult, TrainSpec, train
 from adamlr.config import Settings
-from adamlr.data import BatchSource
 from adamlr.errors import DataError, UsageError
-from adamlr.estimate import Progress, estimate
+from adamlr.estimate import estimate
+from adamlr.files import write_atomic
 from adamlr.loading import describe
 from adamlr.losses import resolve_loss
-from adamlr.problem import DTYPES, build_model, load_batches, resolve_device
+from adamlr.problem import TORCH_DTYPES, build_model, load_batches, resolve_device
+from adamlr.progress import Progress
 from adamlr.rng import preserved_rng
 
 
@@ -57,27 +61,18 @@ class CompareSettings:
     device: str = "auto"
     dtype: str = "float32"
     schedulers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    scheduler_set: Literal["default", "paper-code"] = "default"
     estimate_options: dict[str, Any] = field(default_factory=dict)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file and a rename: never a half-written file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def _load_data(spec: Any, device: torch.device, dtype: torch.dtype) -> BatchSource:
-    source = load_batches(spec, device=device, dtype=dtype)
-    list(source)  # one pass: counts examples, keeps batches in memory when they fit
-    return source
 
 
 def _fingerprint(cs: CompareSettings) -> dict[str, Any]:
     keys = ("model", "data", "test_data", "epochs", "batch_size", "loss", "lr", "samples", "dtype", "schedulers",
             "estimate_options")
-    return {k: describe(getattr(cs, k)) if k in ("model", "data", "test_data", "loss") and getattr(cs, k) is not None
-            else getattr(cs, k) for k in keys}
+    fields = {k: describe(getattr(cs, k)) if k in ("model", "data", "test_data", "loss") and getattr(cs, k) is not None
+              else getattr(cs, k) for k in keys}
+    if cs.scheduler_set != "default":  # only when set, so config.json of earlier runs still matches
+        fields["scheduler_set"] = cs.scheduler_set
+    return fields
 
 
 def _check_same_comparison(cs: CompareSettings, out: Path, force: bool) -> None:
@@ -123,6 +118,11 @@ def _alpha(cs: CompareSettings, seed: int, out: Path, force: bool, progress: Com
     return result["lr"], result
 
 
+def _copier(module: nn.Module) -> Callable[[], nn.Module]:
+    """A factory of fresh copies of a module instance (when the user gave one, not a factory)."""
+    return lambda: copy.deepcopy(module)
+
+
 def run_compare(cs: CompareSettings, out: Path, force: bool = False, progress: CompareProgress | None = None) -> dict[str, Any]:
     """Train every selected arm for every seed; returns the aggregated results (also written to ``out``).
 
@@ -133,12 +133,12 @@ def run_compare(cs: CompareSettings, out: Path, force: bool = False, progress: C
 
 
 def _run_compare(cs: CompareSettings, out: Path, force: bool, progress: CompareProgress) -> dict[str, Any]:
-    device, dtype = resolve_device(cs.device), DTYPES[cs.dtype]
+    device, dtype = resolve_device(cs.device), TORCH_DTYPES[cs.dtype]
     (out / "arms").mkdir(parents=True, exist_ok=True)
     _check_same_comparison(cs, out, force)
     loss_fn, loss_name = resolve_loss(cs.loss)
-    train_data = _load_data(cs.data, device, dtype)
-    test_data = _load_data(cs.test_data, device, dtype) if cs.test_data is not None else None
+    train_data = load_batches(cs.data, device=device, dtype=dtype)
+    test_data = load_batches(cs.test_data, device=device, dtype=dtype) if cs.test_data is not None else None
     if cs.batch_size is not None and train_data.random_access is None:
         raise DataError("expected training data with random access for --batch-size (tensors or a map-style Dataset)")
     runs: list[RunResult] = []
@@ -147,10 +147,10 @@ def _run_compare(cs: CompareSettings, out: Path, force: bool, progress: CompareP
         with preserved_rng():
             module, factory, _ = build_model(cs.model, seed)
         state = {k: v.detach().clone() for k, v in module.state_dict().items()}
-        make = factory or (lambda m=module: __import__("copy").deepcopy(m))
+        make = factory or _copier(module)
         alpha, estimates[seed] = _alpha(cs, seed, out, force, progress)
         spec = TrainSpec(make, state, train_data, test_data, loss_fn, loss_name, cs.epochs, cs.batch_size, device, dtype)
-        arms = paper_arms(alpha, cs.epochs, cs.schedulers)
+        arms = paper_arms(alpha, cs.epochs, cs.schedulers, scheduler_set=cs.scheduler_set)
         if cs.arms in ("all", "optional") or "lr_range_test" in cs.arms:
             with preserved_rng():
                 suggestion = lr_range_test(make, state, train_data, loss_fn, device, dtype, seed=seed,
@@ -219,12 +219,12 @@ def aggregate(cs: CompareSettings, runs: list[RunResult], estimates: dict, out: 
 
 
 def _write_csv(path: Path, runs: list[RunResult]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["arm", "family", "seed", "epoch", "lr", "grad_norm", "train_loss", "test_loss", "test_accuracy", "seconds"])
-        for r in runs:
-            for e in r.records:
-                w.writerow([r.arm, r.family, r.seed, e.epoch, e.lr, e.grad_norm, e.train_loss, e.test_loss,
-                            e.test_accuracy, f"{e.seconds:.3f}"])
-    os.replace(tmp, path)
+    text = io.StringIO()
+    w = csv.writer(text)
+    w.writerow(["arm", "family", "seed", "epoch", "lr", "grad_norm", "train_loss", "test_loss", "test_accuracy",
+                "seconds"])
+    for r in runs:
+        for e in r.records:
+            w.writerow([r.arm, r.family, r.seed, e.epoch, e.lr, e.grad_norm, e.train_loss, e.test_loss,
+                        e.test_accuracy, f"{e.seconds:.3f}"])
+    write_atomic(path, text.getvalue())

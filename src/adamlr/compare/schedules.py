@@ -6,6 +6,9 @@ here are the common textbook or PyTorch choices, *not* tuned, and each one can b
 overridden in YAML (``schedulers: {step: {step_size: 20}}``). Every scheduler starts from
 ``base_lr`` = 1e-3, Adam's default step.
 
+A second set, ``paper-code`` (:data:`PAPER_CODE_SCHEDULERS`), is what the authors' public
+code runs: eight schedulers from 0.01 with their constants (see :data:`SCHEDULER_SETS`).
+
 >>> round(linear(50, 100, 1e-3), 12)
 0.0005
 >>> step(60, 100, 1e-3, step_size=30, gamma=0.1) == 1e-3 * 0.1 ** 2
@@ -16,6 +19,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 Schedule = Callable[..., float]
@@ -79,7 +84,72 @@ SCHEDULERS: dict[str, Schedule] = {
 }
 
 
-def schedule_values(name: str, T: int, base_lr: float, options: dict[str, Any] | None = None) -> list[float]:
-    """The step size of every epoch 0..T−1."""
-    fn = SCHEDULERS[name] if name in SCHEDULERS else constant
+
+
+# The authors' public code (alokendumazumder/ADAM_Convergence, get_scheduler.py and utils.py) runs
+# these eight from 0.01, full batch, one scheduler step per epoch.
+def sqrt_decay_from_one(t: int, T: int, base_lr: float) -> float:
+    """α / sqrt(max(t, 1)): the authors' 0.01/√epoch with epochs counted from 1.
+
+    Their scheduler raises its epoch counter to 1 *before* the first decay, and the first
+    epoch runs at the initial rate, so epochs 0 and 1 (0-based) both use α.
+
+    >>> [round(sqrt_decay_from_one(t, 100, 0.01), 6) for t in (0, 1, 4)]
+    [0.01, 0.01, 0.005]
+    """
+    return base_lr / math.sqrt(max(t, 1))
+
+
+def exp_decay(t: int, T: int, base_lr: float, decay_rate: float = 0.01) -> float:
+    """α · e^(−decay_rate · t) (the authors' ``exponential_decay``; ``exponential`` is ExponentialLR).
+
+    >>> round(exp_decay(100, 100, 0.01), 10)
+    0.0036787944
+    """
+    return base_lr * math.exp(-decay_rate * t)
+
+
+def cosine_period(t: int, T: int, base_lr: float, eta_min: float = 0.005, period: int = 100) -> float:
+    """Cosine from α down to eta_min over ``period`` epochs, whatever T (the authors' ``cosine_decay``).
+
+    η_t = eta_min + (α − eta_min)·(1 + cos(π t / period))/2.
+
+    >>> cosine_period(0, 3, 0.01), round(cosine_period(50, 100, 0.01), 10), round(cosine_period(100, 100, 0.01), 10)
+    (0.01, 0.0075, 0.005)
+    """
+    return cosine(t, period, base_lr, eta_min)
+
+
+# Names match the default set where the schedule is the same kind; exp_decay is the authors' second
+# exponential. Their OneCycleLR also cycles Adam's β₁ (0.95 → 0.85 → 0.95): not modelled here.
+PAPER_CODE_SCHEDULERS: dict[str, Schedule] = {
+    "linear": partial(linear, end_factor=0.1),  # LinearLR(start_factor=1, end_factor=0.1, total_iters=T)
+    "step": partial(step, step_size=40),  # StepLR(40, γ=0.1); the authors use 10 for T=20, 20 for T=50
+    "sqrt_decay": sqrt_decay_from_one,
+    "inverse_time": partial(inverse_time, decay_rate=0.01, decay_steps=1.0),  # 0.01/(1 + 0.01·t)
+    "exp_decay": exp_decay,
+    "exponential": partial(exponential, gamma=0.9),  # ExponentialLR(0.9)
+    "one_cycle": one_cycle,  # OneCycleLR(max_lr=0.01), one step per epoch
+    "cosine": cosine_period,
+}
+
+
+@dataclass(frozen=True)
+class SchedulerSet:
+    """A named family of schedulers and the rate they all start from (``base_lr``)."""
+
+    base_lr: float
+    schedulers: dict[str, Schedule]
+
+
+SCHEDULER_SETS: dict[str, SchedulerSet] = {
+    "default": SchedulerSet(1e-3, SCHEDULERS),
+    "paper-code": SchedulerSet(1e-2, PAPER_CODE_SCHEDULERS),
+}
+
+
+def schedule_values(name: str, T: int, base_lr: float, options: dict[str, Any] | None = None,
+                    scheduler_set: str = "default") -> list[float]:
+    """The step size of every epoch 0..T−1 (a name outside ``scheduler_set`` is held constant)."""
+    fn = SCHEDULER_SETS[scheduler_set].schedulers.get(name, constant)
     return [fn(t, T, base_lr, **(options or {})) for t in range(T)]

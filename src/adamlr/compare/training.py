@@ -84,7 +84,7 @@ def evaluate(objective: Objective, params: Params) -> tuple[float, float | None]
         classify = classify and not y.is_floating_point() and out.ndim == 2
         if classify:
             correct += float((out.argmax(dim=1) == y).sum())
-    n = objective.batches.n_examples or 1
+    n = objective.batches.n_examples
     return total / n, (correct / n if classify else None)
 
 
@@ -132,7 +132,7 @@ def train(arm: Arm, spec: TrainSpec, seed: int, on_epoch: Callable[[int], None] 
         grad_norm = math.sqrt(sum(float((g.double() ** 2).sum()) for g in grads))
         test_loss, test_acc = evaluate(test, params) if test is not None else (None, None)
         arm.after_eval(optimizer)
-        lr = arm.set_epoch(optimizer, epoch, spec.epochs) if epoch < spec.epochs else None
+        lr = arm.set_epoch(optimizer, epoch) if epoch < spec.epochs else None
         records.append(EpochRecord(epoch, lr, grad_norm, loss, test_loss, test_acc, time.perf_counter() - started))
         if on_epoch:
             on_epoch(epoch)

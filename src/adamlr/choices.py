@@ -1,0 +1,39 @@
+"""Every closed set of choices, defined once as a ``Literal`` type.
+
+Config validation, the solvers, the HVP modes, the weight samplers and the problem
+builder all use these types, and the tuples of allowed values are derived from them
+(``typing.get_args``), so a choice is never spelt out twice.
+
+>>> METHODS
+('lanczos', 'power')
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+Method = Literal["lanczos", "power"]
+"""Eigen-solver for the Hessian spectral norm."""
+
+HvpRequest = Literal["auto", "cached", "stream"]
+"""How the user asks Hessian-vector products to be computed (``auto`` decides by memory)."""
+
+HvpMode = Literal["cached", "stream"]
+"""How they are computed once decided: one cached gradient graph, or batch by batch."""
+
+WeightDistribution = Literal["gaussian", "init"]
+"""Where Algorithm 2's weight samples come from."""
+
+DtypeName = Literal["float32", "float64"]
+"""Floating-point precision of the working copy and the data."""
+
+HorizonUnit = Literal["epochs", "steps"]
+"""What the horizon T counts."""
+
+METHODS: tuple[Method, ...] = get_args(Method)
+HVP_REQUESTS: tuple[HvpRequest, ...] = get_args(HvpRequest)
+HVP_MODES: tuple[HvpMode, ...] = get_args(HvpMode)
+WEIGHT_DISTRIBUTIONS: tuple[WeightDistribution, ...] = get_args(WeightDistribution)
+DTYPE_NAMES: tuple[DtypeName, ...] = get_args(DtypeName)
+DEVICE_NAMES = ("auto", "cpu", "cuda")
+"""Device names besides ``cuda:N``."""

@@ -1,0 +1,25 @@
+"""Writing the files adamlr owns: atomically, so a reader never sees half a file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def write_atomic(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file, fsync'ed, then renamed over the target.
+
+    A crash or Ctrl-C leaves either the old file or the new one, never a torn one (the
+    rename is atomic on POSIX). Parent directories are created.
+
+    Returns:
+        ``path``.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("w", newline="") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return path
