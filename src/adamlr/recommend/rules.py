@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from adamlr.choices import WeightDistribution
 from adamlr.compare.arms import OPTIONAL, Arm, installed
 from adamlr.compare.range_test import lr_range_test
 from adamlr.errors import UsageError
@@ -55,7 +56,7 @@ class RuleRate:
 RuleFn = Callable[[PreparedSetup, Mapping[str, RuleRate]], RuleRate]
 
 
-def _paper(prepared: PreparedSetup, weights: str) -> RuleRate:
+def _paper(prepared: PreparedSetup, weights: WeightDistribution) -> RuleRate:
     setup = prepared.setup
     result = estimate(setup.model, setup.data, epochs=setup.epochs, loss=setup.loss, weights=weights,
                       seed=prepared.seed, device=str(prepared.problem.device))

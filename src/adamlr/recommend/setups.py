@@ -20,6 +20,7 @@ from typing import Literal
 
 from torch import nn
 
+from adamlr.choices import DtypeName
 from adamlr.compare.training import TrainSpec
 from adamlr.data import BatchSource
 from adamlr.errors import UsageError
@@ -123,7 +124,7 @@ class PreparedSetup:
         return self.spec.train.n_examples or 0
 
 
-def prepare_setup(setup: Setup, *, seed: int = 0, device: str = "cpu", dtype: str = "float32") -> PreparedSetup:
+def prepare_setup(setup: Setup, *, seed: int = 0, device: str = "cpu", dtype: DtypeName = "float32") -> PreparedSetup:
     """Build w0 and the data of ``setup`` (the caller's global RNG is left as it was)."""
     with preserved_rng():
         problem = prepare(setup.model, setup.data, setup.loss, device=device, dtype=dtype, seed=seed)
