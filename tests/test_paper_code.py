@@ -14,7 +14,7 @@ from adamlr.cli import app
 from adamlr.compare import schedules as S
 from adamlr.compare.arms import paper_arms
 from adamlr.compare.cli_support import settings_list
-from adamlr.compare.presets import preset
+from adamlr.compare.presets import preset, quick
 from adamlr.compare.runner import run_compare
 from adamlr.errors import ConfigError
 from adamlr.loading import load_object
@@ -183,8 +183,9 @@ def test_new_presets_resolve(name):
     if name != "vgg9_bn_cifar10":
         assert cs.data == "sample_models.data:fashion_mini_paper" and cs.batch_size is None
         assert cs.test_data == "sample_models.data:fashion_mini_test_paper"
-    [(_, small)] = preset(name, is_quick=True)
+    small = quick(cs)
     assert small.epochs == 3 and small.scheduler_set == "paper-code"
+    assert cs.estimate_options == {"weights": "init"}  # K̂ from fresh models of their own init, as the authors
 
 
 @pytest.mark.slow
@@ -203,7 +204,7 @@ def test_paper_normalisation_same_images_in_minus_one_to_one():
 @needs_fashion
 @pytest.mark.parametrize("name", ["mlp1_bn_full", "lenet_bn_full"])
 def test_quick_presets_run_end_to_end(name, tmp_path):
-    [(_, cs)] = preset(name, is_quick=True)
+    [cs] = [quick(c) for _, c in preset(name)]
     cs = dataclasses.replace(cs, samples=1, arms="adamlr,exp_decay,one_cycle,const_0.001")
     res = run_compare(cs, tmp_path)
     assert {r["arm"] for r in res["runs"]} == {"adamlr", "exp_decay", "one_cycle", "const_0.001"}

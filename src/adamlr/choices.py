@@ -30,10 +30,14 @@ DtypeName = Literal["float32", "float64"]
 HorizonUnit = Literal["epochs", "steps"]
 """What the horizon T counts."""
 
+Which = Literal["magnitude", "largest"]
+"""Which eigenvalue a solve returns: largest magnitude max |λ| (the spectral norm) or largest algebraic max λ."""
+
 METHODS: tuple[Method, ...] = get_args(Method)
 HVP_REQUESTS: tuple[HvpRequest, ...] = get_args(HvpRequest)
 HVP_MODES: tuple[HvpMode, ...] = get_args(HvpMode)
 WEIGHT_DISTRIBUTIONS: tuple[WeightDistribution, ...] = get_args(WeightDistribution)
 DTYPE_NAMES: tuple[DtypeName, ...] = get_args(DtypeName)
+EIGEN_TARGETS: tuple[Which, ...] = get_args(Which)
 DEVICE_NAMES = ("auto", "cpu", "cuda")
 """Device names besides ``cuda:N``."""

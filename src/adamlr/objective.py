@@ -24,6 +24,20 @@ Params = dict[str, torch.Tensor]
 STATEFUL_LAYERS = (nn.modules.batchnorm._NormBase, nn.modules.dropout._DropoutNd)
 
 
+def differs_in_eval(layer: nn.Module) -> bool:
+    """Whether ``layer`` computes something else in eval mode than in train mode.
+
+    BatchNorm with running statistics normalises with them in eval mode and with the
+    batch's statistics in train mode; ``track_running_stats=False`` uses the batch's in
+    both. Dropout with p > 0 is the identity in eval mode only.
+    """
+    if isinstance(layer, nn.modules.batchnorm._NormBase):
+        return bool(layer.track_running_stats)
+    if isinstance(layer, nn.modules.dropout._DropoutNd):
+        return layer.p > 0
+    return False
+
+
 def working_copy(module: nn.Module, device: torch.device, dtype: torch.dtype) -> tuple[nn.Module, list[str]]:
     """Deep-copy ``module`` to ``device``/``dtype`` in eval mode.
 
@@ -35,7 +49,7 @@ def working_copy(module: nn.Module, device: torch.device, dtype: torch.dtype) ->
     except Exception as exc:
         raise ModelError(f"expected a model that copy.deepcopy can copy, found {type(exc).__name__}: {exc}") from exc
     work = work.to(device=device, dtype=dtype).eval()
-    kinds = sorted({type(m).__name__ for m in work.modules() if isinstance(m, STATEFUL_LAYERS)})
+    kinds = sorted({type(m).__name__ for m in work.modules() if differs_in_eval(m)})
     warnings = []
     if kinds:
         warnings.append(

@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from adamlr.choices import Method
+from adamlr.choices import EIGEN_TARGETS, Method, Which
 
 Matvec = Callable[[torch.Tensor], torch.Tensor]
 Callback = Callable[[int, float, float], None]
@@ -115,6 +115,13 @@ class PowerMethod(_Solver):
 class Lanczos(_Solver):
     """Lanczos (1950) with full reorthogonalisation; both spectrum ends from one run.
 
+    With ``which="magnitude"`` (the default) it returns max |λ| as follows; with
+    ``which="largest"`` it returns the largest Ritz value θ_max (→ the largest algebraic
+    eigenvalue λ_max) once its own relative residual is below ``tol·RESIDUAL_MARGIN``:
+    the other end of the spectrum does not matter there, and θ_max ≤ λ_max always
+    (Cauchy interlacing), so it cannot overshoot. The residual is relative to |θ_max|:
+    a λ_max near 0 next to a large negative spectrum needs many products to converge.
+
     After k products, the tridiagonal T_k = Q_kᵀ A Q_k has Ritz values θ_i with
     residuals ‖A y_i − θ_i y_i‖ = β_{k+1} |s_{k,i}| (s_i the eigenvectors of T_k).
     The Ritz value of largest magnitude, max(|θ_min|, |θ_max|), is returned once its
@@ -126,8 +133,9 @@ class Lanczos(_Solver):
     Recurrence coefficients are kept in float64; the basis in the products' dtype.
     """
 
-    def __init__(self, start: torch.Tensor, tol: float, max_iter: int) -> None:
+    def __init__(self, start: torch.Tensor, tol: float, max_iter: int, which: Which = "magnitude") -> None:
         super().__init__(start, tol, max_iter)
+        self.which = which
         q = self.vector
         self.basis = torch.empty((min(max_iter, 16), q.numel()), dtype=q.dtype, device=q.device)
         self.alphas: list[float] = []
@@ -150,14 +158,14 @@ class Lanczos(_Solver):
             w = w - stacked.T @ (stacked @ w)
         beta = float(torch.linalg.vector_norm(w))
         ritz, vecs = np.linalg.eigh(_tridiagonal(self.alphas, self.betas))
-        i = int(np.argmax(np.abs(ritz)))
+        i = int(np.argmax(np.abs(ritz))) if self.which == "magnitude" else len(ritz) - 1
         self.theta = float(ritz[i])
         self.history.append(self.theta)
         scale = max(abs(self.theta), 1e-300)
         self.residual = beta * abs(vecs[-1, i]) / scale
         j = len(ritz) - 1 - i
         other = beta * abs(vecs[-1, j])
-        settled = other <= self.stop * scale or abs(ritz[j]) + other < abs(self.theta)
+        settled = self.which == "largest" or other <= self.stop * scale or abs(ritz[j]) + other < abs(self.theta)
         if (self.theta == 0.0 and beta == 0.0) or beta <= 1e-12 * scale:
             self.converged = True  # an invariant subspace: the Ritz values are exact
             self.residual = min(self.residual, beta / scale)
@@ -178,15 +186,21 @@ def _tridiagonal(alphas: list[float], betas: list[float]) -> npt.NDArray[np.floa
 SOLVERS: dict[Method, type[_Solver]] = {"lanczos": Lanczos, "power": PowerMethod}
 
 
-def _make(method: Method, start: torch.Tensor, tol: float, max_iter: int) -> _Solver:
+def _make(method: Method, start: torch.Tensor, tol: float, max_iter: int, which: Which = "magnitude") -> _Solver:
     if method not in SOLVERS:
         raise ValueError(f"method must be one of {', '.join(SOLVERS)}, not {method!r}")
+    if which not in EIGEN_TARGETS:
+        raise ValueError(f"which must be one of {', '.join(EIGEN_TARGETS)}, not {which!r}")
+    if method == "lanczos":
+        return Lanczos(start, tol, max_iter, which)
+    if which != "magnitude":
+        raise ValueError(f"method {method!r} finds the largest-magnitude eigenvalue only; use 'lanczos' for which={which!r}")
     return SOLVERS[method](start, tol, max_iter)
 
 
 def spectral_norm(matvec: Matvec, start: torch.Tensor, *, method: Method = "lanczos", tol: float = 1e-3,
-                  max_iter: int = 100, callback: Callback | None = None) -> EigenResult:
-    """‖A‖₂ of a symmetric operator by ``method`` (``"lanczos"`` or ``"power"``).
+                  max_iter: int = 100, callback: Callback | None = None, which: Which = "magnitude") -> EigenResult:
+    """‖A‖₂ of a symmetric operator by ``method`` (``"lanczos"`` or ``"power"``), or its largest eigenvalue.
 
     Args:
         matvec: v ↦ Av on flat vectors.
@@ -194,8 +208,16 @@ def spectral_norm(matvec: Matvec, start: torch.Tensor, *, method: Method = "lanc
         tol: relative tolerance; converged means a relative residual below tol/10.
         max_iter: most products.
         callback: called as ``callback(iteration, θ, residual)`` after each product.
+        which: ``"magnitude"``: max |λ| = ‖A‖₂. ``"largest"``: the largest algebraic eigenvalue
+            max λ, returned as ``eigenvalue`` (``spectral_norm`` is then its absolute value, not
+            ‖A‖₂); Lanczos only.
+
+    Raises:
+        ValueError: an unknown ``method`` or ``which``, or ``which="largest"`` with the power
+            method (it converges to the largest magnitude; a shift that made it find max λ
+            would need a bound on the spectrum that we do not have).
     """
-    solver = _make(method, start, tol, max_iter)
+    solver = _make(method, start, tol, max_iter, which)
     while not solver.done:
         solver.step(matvec(solver.vector))
         if callback:

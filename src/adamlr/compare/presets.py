@@ -22,8 +22,9 @@ D = "sample_models.data:"
 MINI: dict[str, Any] = {"data": D + "fashion_mini", "test_data": D + "fashion_mini_test"}
 FULL: dict[str, Any] = {"data": D + "fashion_train", "test_data": D + "fashion_test"}
 # The authors' code: their architectures, (x − 0.5)/0.5 inputs, their eight schedulers from 0.01.
+# K̂ as they sample it: fresh models from the architecture's own initialisation (--weights init).
 PAPER_CODE_MINI: dict[str, Any] = {"data": D + "fashion_mini_paper", "test_data": D + "fashion_mini_test_paper",
-                                   "scheduler_set": "paper-code"}
+                                   "scheduler_set": "paper-code", "estimate_options": {"weights": "init"}}
 
 
 def _one(**kw: Any) -> list[tuple[str, CompareSettings]]:
@@ -50,7 +51,8 @@ PRESETS: dict[str, Any] = {
     "mlp5_bn_full": lambda: _one(model=P + "mlp5_bn_fashion", **PAPER_CODE_MINI),
     "lenet_bn_full": lambda: _one(model=P + "lenet_bn_fashion", **PAPER_CODE_MINI),
     "vgg9_bn_cifar10": lambda: _one(model=P + "vgg9_bn_cifar10", data=D + "cifar10_train",
-                                    test_data=D + "cifar10_test", batch_size=2500, scheduler_set="paper-code"),
+                                    test_data=D + "cifar10_test", batch_size=2500, scheduler_set="paper-code",
+                                    estimate_options={"weights": "init"}),
 }
 
 

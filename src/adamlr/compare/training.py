@@ -20,7 +20,7 @@ from torch import nn
 from adamlr.compare.arms import Arm
 from adamlr.data import BatchSource
 from adamlr.losses import LossFn
-from adamlr.objective import STATEFUL_LAYERS, Objective, Params
+from adamlr.objective import Objective, Params, differs_in_eval
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ def train(arm: Arm, spec: TrainSpec, seed: int, on_epoch: Callable[[int], None] 
     model = spec.make_model()
     model.load_state_dict(spec.initial_state)
     model.to(spec.device, spec.dtype)
-    stateful = any(isinstance(m, STATEFUL_LAYERS) for m in model.modules())
+    stateful = any(differs_in_eval(m) for m in model.modules())  # else the metric's gradient is the step's
     params = trainable(model)
     objective = Objective(model, spec.loss_fn, spec.train, spec.loss_name)
     test = objective.on(spec.test) if spec.test is not None else None

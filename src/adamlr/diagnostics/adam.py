@@ -1,0 +1,105 @@
+"""Full-data gradients and Adam's update on parameter dictionaries, shared by the probe and the stability limit.
+
+Both diagnostics run Adam from w0 without touching the user's weights: the update here is
+functional (every step returns new tensors, nothing is written in place), so the input
+dictionary stays bit for bit what it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import torch
+
+from adamlr.objective import Objective, Params
+
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class AdamSettings:
+    """Adam's hyper-parameters: the learning rate, (β₁, β₂) and ε."""
+
+    lr: float
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+
+
+@dataclass(frozen=True)
+class AdamMoments:
+    """Adam's state after ``step`` updates: the first and second moment estimates m_t and v_t, by name."""
+
+    first: Params
+    second: Params
+    step: int
+
+
+def zero_moments(params: Params) -> AdamMoments:
+    """m_0 = v_0 = 0, as Adam starts."""
+    return AdamMoments({k: torch.zeros_like(p) for k, p in params.items()},
+                       {k: torch.zeros_like(p) for k, p in params.items()}, 0)
+
+
+def adam_update(params: Params, grads: Params, moments: AdamMoments, adam: AdamSettings) -> tuple[Params, AdamMoments]:
+    """One Adam step (Kingma & Ba 2015) exactly as ``torch.optim.Adam`` computes it (no weight decay, no AMSGrad).
+
+    With t the new step count and g the gradient:
+
+        m_t = β₁ m_{t−1} + (1 − β₁) g,   v_t = β₂ v_{t−1} + (1 − β₂) g²,
+        w_t = w_{t−1} − (lr / (1 − β₁ᵗ)) · m_t / (sqrt(v_t) / sqrt(1 − β₂ᵗ) + ε)
+
+    (ε outside the square root, added after the bias correction of v).
+
+    Returns:
+        New weights and new moments; ``params``, ``grads`` and ``moments`` are not modified.
+    """
+    beta1, beta2 = adam.betas
+    step = moments.step + 1
+    first = {k: torch.lerp(moments.first[k], g, 1 - beta1) for k, g in grads.items()}
+    second = {k: moments.second[k] * beta2 + (1 - beta2) * g * g for k, g in grads.items()}
+    step_size = adam.lr / (1 - beta1**step)
+    root_correction = (1 - beta2**step) ** 0.5
+    updated = {k: p - step_size * first[k] / (second[k].sqrt() / root_correction + adam.eps) for k, p in params.items()}
+    return updated, AdamMoments(first, second, step)
+
+
+def _gradients(parts: Iterable[torch.Tensor], leaves: Params) -> tuple[float, Params]:
+    """Σ parts and its gradient, one backward per part (so one batch's graph is held at a time)."""
+    inputs = list(leaves.values())
+    total = 0.0
+    sums = [torch.zeros_like(x) for x in inputs]
+    for part in parts:
+        total += float(part.detach())
+        if part.requires_grad:
+            grads = torch.autograd.grad(part, inputs, allow_unused=True)
+            sums = [s if g is None else s + g for s, g in zip(sums, grads)]
+    return total, dict(zip(leaves, sums))
+
+
+def _leaves(params: Params) -> Params:
+    return {k: p.detach().requires_grad_(True) for k, p in params.items()}
+
+
+def full_gradient(objective: Objective, params: Params) -> tuple[float, Params]:
+    """L(w) and ∇L(w) over all data: Σ_b ∇((n_b/n)·loss_b), through ``Objective.weighted_losses``.
+
+    The loss comes with the gradient at no extra cost (it is the forward pass's value). It is
+    not checked for finiteness: a diverging run yields inf/NaN here rather than an exception.
+    """
+    leaves = _leaves(params)
+    return _gradients(objective.weighted_losses(leaves), leaves)
+
+
+def full_loss(objective: Objective, params: Params) -> float:
+    """L(w) = Σ_b (n_b/n)·loss_b without gradients; inf/NaN come back as they are (``Objective.value`` raises)."""
+    with torch.no_grad():
+        return sum(float(part) for part in objective.weighted_losses(params))
+
+
+def batch_gradient(objective: Objective, params: Params, batch: Batch) -> tuple[float, Params]:
+    """loss_b(w) and its gradient on one user batch, moved to the weights' device (floating tensors to their dtype)."""
+    like = next(iter(params.values()))
+    inputs, targets = (t.to(like.device, like.dtype) if t.is_floating_point() else t.to(like.device) for t in batch)
+    leaves = _leaves(params)
+    return _gradients([objective.batch_loss(leaves, inputs, targets)], leaves)
