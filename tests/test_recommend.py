@@ -123,7 +123,6 @@ def test_every_setup_builds_and_its_outputs_fit_the_loss(setup):
     assert torch.isfinite(adamlr.losses.resolve_loss(setup.loss)[0](out, y[:8]))
 
 
-@pytest.mark.skipif(importlib.util.find_spec("adamlr.diagnostics") is None, reason="diagnostics not merged yet")
 def test_quick_script_writes_the_expected_json(tmp_path):
     spec = importlib.util.spec_from_file_location("recommend_script", ROOT / "benchmarks" / "recommend.py")
     script = importlib.util.module_from_spec(spec)
