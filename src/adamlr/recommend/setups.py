@@ -65,9 +65,9 @@ def _setup(name: str, kind: str, data: str, loss: LossName, split: SplitName, ep
 SETUPS: tuple[Setup, ...] = (
     _setup("relu_mlp", "ReLU MLP, digits", "digits_data", "cross_entropy", "tune"),
     _setup("bn_mlp", "BN-everywhere MLP (authors'), digits", "digits_data", "cross_entropy", "holdout"),
-    _setup("lenet", "LeNet-5, digits 16×16", "digits16_data", "cross_entropy", "holdout"),
-    _setup("lenet_bn", "LeNet-5 + BatchNorm, digits 16×16", "digits16_data", "cross_entropy", "tune"),
-    _setup("cnn_bn", "small CNN + BatchNorm (running stats), Fashion-MNIST 1k", "fashion_data", "cross_entropy",
+    _setup("lenet", "LeNet-5, 1k digits at 16×16", "digits16_data", "cross_entropy", "holdout"),
+    _setup("lenet_bn", "LeNet-5 + BatchNorm, 1k digits at 16×16", "digits16_data", "cross_entropy", "tune"),
+    _setup("cnn_bn", "small CNN + BatchNorm (running stats), Fashion-MNIST 1k at 14×14", "fashion_data", "cross_entropy",
            "holdout"),
     _setup("logistic", "logistic regression (convex), digits ≥ 5", "digits_binary_data", "bce_with_logits", "tune"),
     _setup("lsq", "least squares (convex), synthetic", "lsq_data", "mse", "holdout"),
