@@ -26,6 +26,7 @@ FULL_FIGURE, QUICK_FIGURE = "docs/figures/recommend.png", "docs/figures/recommen
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
+    """The command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help=f"setups {', '.join(QUICK_SETUPS)} at T = {QUICK_EPOCHS}")
     parser.add_argument("--setups", help="comma-separated setup names (default: all, or the quick ones)")
@@ -38,6 +39,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run, print the tables, write the JSON and the figure; returns the exit code."""
     args = parse(argv)
     names = args.setups.split(",") if args.setups else (list(QUICK_SETUPS) if args.quick else None)
     setups = select_setups(names, epochs=args.epochs or (QUICK_EPOCHS if args.quick else None))

@@ -195,6 +195,7 @@ class TinyTransformer(nn.Module):
         self.head = nn.Linear(width, classes)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Class logits ``(n, classes)`` for token ids ``(n, length)``."""
         with sdpa_kernel(SDPBackend.MATH):
             hidden = self.encoder(self.tokens(tokens) + self.positions)
         return self.head(hidden.mean(1))

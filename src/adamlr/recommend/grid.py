@@ -72,6 +72,7 @@ def outcome_of(run: RunResult, rate: float | None) -> RunOutcome:
 
 
 def rate_label(rate: float) -> str:
+    """A rate as a run name, e.g. ``3.16e-03``."""
     return f"{rate:.2e}"
 
 
@@ -115,6 +116,7 @@ class GridResult:
 
     @property
     def best_rate(self) -> float:
+        """α*, the best grid rate."""
         assert self.best.rate is not None  # grid runs are constant-rate runs
         return self.best.rate
 
@@ -131,6 +133,7 @@ class RateCache:
         self._runs: dict[float, RunOutcome] = {}
 
     def run(self, rate: float) -> RunOutcome:
+        """The run at ``rate``, trained on first request."""
         if rate not in self._runs:
             self._runs[rate] = train_constant(self.prepared, rate)
         return self._runs[rate]

@@ -113,10 +113,12 @@ class RuleSummary:
 
     @property
     def share_within_3x(self) -> float | None:
+        """The share of setups within 3× of α* (None when the rule has no rate)."""
         return None if self.within_3x is None else self.within_3x / self.setups
 
     @property
     def share_regret_ok(self) -> float:
+        """The share of setups with regret ≤ 1.5."""
         return self.regret_ok / self.setups
 
     def to_dict(self) -> dict[str, Any]:

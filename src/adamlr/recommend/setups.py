@@ -117,10 +117,12 @@ class PreparedSetup:
 
     @property
     def train_data(self) -> BatchSource:
+        """The training data (kept in memory)."""
         return self.spec.train
 
     @property
     def n_examples(self) -> int:
+        """How many training examples."""
         return self.spec.train.n_examples or 0
 
 
