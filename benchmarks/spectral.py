@@ -96,9 +96,8 @@ def worker(case: str, method: str, sample: int, threads: int) -> dict:
 def _pyhessian(module, weights, x, y) -> tuple[float, int]:
     import copy
 
-    import torch
-
     import pyhessian  # noqa: F401
+    import torch
     ph = sys.modules["pyhessian.hessian"]
     model = copy.deepcopy(module)
     with torch.no_grad():
@@ -139,10 +138,16 @@ def report(case: str, samples: int, threads: int) -> None:
         peak = max(r["peak_extra"] for r in rows[m])
         err = max(abs(r["norm"] - ref["norm"]) / ref["norm"] for r, ref in zip(rows[m], rows["reference"]))
         summary[m] = (hvps, secs, peak, err)
-        print(f"   {m:<10} {hvps:>6} {secs:>9.2f} {peak / 2**20:>9.1f} {peak / max(grad['peak_extra'], 1):>9.2f} {err:>13.2e}")
+        print(
+            f"   {m:<10} {hvps:>6} {secs:>9.2f} {peak / 2**20:>9.1f} "
+            f"{peak / max(grad['peak_extra'], 1):>9.2f} {err:>13.2e}"
+        )
     (h_a, s_a, p_a, e_a), (h_p, s_p, p_p, e_p) = summary["adamlr"], summary["pyhessian"]
-    print(f"   PyHessian / adamlr: HVPs {h_p / h_a:.2f}×, wall time {s_p / s_a:.2f}×, peak memory {p_p / max(p_a, 1):.2f}×; "
-          f"error adamlr {e_a:.1e} vs PyHessian {e_p:.1e}")
+    print(
+        f"   PyHessian / adamlr: HVPs {h_p / h_a:.2f}×, wall time {s_p / s_a:.2f}×, "
+        f"peak memory {p_p / max(p_a, 1):.2f}×; "
+        f"error adamlr {e_a:.1e} vs PyHessian {e_p:.1e}"
+    )
     reach = [_products_to_reach(a["history"], ref["norm"], abs(p["norm"] - ref["norm"]) / ref["norm"])
              for a, p, ref in zip(rows["adamlr"], rows["pyhessian"], rows["reference"])]
     print(f"   Lanczos reached PyHessian's own error after {sum(reach)} HVPs in all (PyHessian used {h_p}): "

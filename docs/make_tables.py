@@ -8,10 +8,7 @@ from __future__ import annotations
 import json
 import sys
 
-from adamlr.compare.report import best_arm
-
-COLUMNS = [("final_grad_norm", "final ‖∇L‖", True), ("min_grad_norm", "min ‖∇L‖", True),
-           ("final_train_loss", "final train loss", True), ("final_test_accuracy", "final test acc.", False)]
+from adamlr.compare.report import COLUMNS, best_arm
 
 
 def fmt(key: str, value: float | None) -> str:

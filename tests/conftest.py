@@ -10,6 +10,9 @@ sys.path.insert(0, str(ROOT))  # so tests.assets.* and sample_models.* import by
 os.chdir(ROOT)
 torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
 
+# --doctest-modules would import these; they are factories and scripts the tests run, not tests.
+collect_ignore_glob = ["assets/*"]
+
 
 @pytest.fixture
 def assets() -> str:

@@ -24,8 +24,15 @@ def test_spectral_benchmark_quick():
 
 @pytest.mark.slow
 def test_hvp_cost_benchmark_small():
-    text = run("benchmarks/hvp_cost.py", "--model", "sample_models.nets:mlp_digits", "--data", "sample_models.data:digits",
-               "--repeats", "2")
+    text = run(
+        "benchmarks/hvp_cost.py",
+        "--model",
+        "sample_models.nets:mlp_digits",
+        "--data",
+        "sample_models.data:digits",
+        "--repeats",
+        "2",
+    )
     assert re.search(r"hvp cached\s+[\d.]+ ms\s+[\d.]+ × gradient", text)
 
 

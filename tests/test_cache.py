@@ -96,6 +96,16 @@ def test_corrupted_entry_is_reported_and_recomputed(tmp_path, damage):
     assert run(Cache(tmp_path)).cache["hit"] is True  # rewritten whole
 
 
+def test_a_reused_cache_reports_damage_only_in_the_call_that_met_it(tmp_path):
+    cache = Cache(tmp_path)
+    run(cache)
+    next((tmp_path / "results").glob("*.json")).write_text("not json")
+    assert any("corrupted" in w for w in run(cache).warnings)
+    unrelated = run(cache, seed=7)  # another problem, same Cache object
+    assert unrelated.cache["hit"] is False
+    assert not any("corrupted" in w for w in unrelated.warnings)
+
+
 def test_no_partial_files_left(tmp_path):
     run(Cache(tmp_path))
     assert [p.name for p in tmp_path.rglob("*") if p.name.endswith(".tmp")] == []
@@ -113,7 +123,9 @@ def test_interrupted_run_resumes_and_matches(tmp_path, mode):
     if mode == "cli-sigint":  # the partial report of the two finished samples, then one error line
         assert "Recommended Adam learning rate" in out.stdout and "interrupted after 2 of 6 samples" in out.stderr
     seen = Seen()
-    resumed = estimate(A + "tiny_mlp", A + "tiny_data", cache=Cache(tmp_path), progress=seen, epochs=5, samples=6, seed=3)
+    resumed = estimate(
+        A + "tiny_mlp", A + "tiny_data", cache=Cache(tmp_path), progress=seen, epochs=5, samples=6, seed=3
+    )
     assert seen.begun == [2, 3, 4, 5]
     assert any("resumed 2" in w for w in resumed.warnings)
     fresh = estimate(A + "tiny_mlp", A + "tiny_data", epochs=5, samples=6, seed=3)
@@ -123,7 +135,9 @@ def test_interrupted_run_resumes_and_matches(tmp_path, mode):
 
 def test_torn_journal_line_is_ignored(tmp_path):
     cache = Cache(tmp_path)
-    subprocess.run([sys.executable, "tests/assets/interrupted_run.py", "kill", str(tmp_path)], capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "tests/assets/interrupted_run.py", "kill", str(tmp_path)], capture_output=True, timeout=300
+    )
     path = next((tmp_path / "journal").glob("*.jsonl"))
     path.write_text(path.read_text() + '{"sample": {"index": 2, "spectral')  # a write cut short
     seen = Seen()

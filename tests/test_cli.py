@@ -19,7 +19,7 @@ def test_json_on_stdout_only():
     r = run("--model", A + "tiny_mlp", "--data", A + "tiny_data", "--epochs", "10", "--samples", "2", "--json")
     assert r.exit_code == 0, r.stderr
     d = json.loads(r.stdout)
-    assert d["schema_version"] == 1 and d["T"] == 10 and len(d["samples"]) == 2
+    assert d["schema_version"] == 2 and d["T"] == 10 and len(d["samples"]) == 2
     assert d["lr"] > 0 and d["k_hat"] == max(s["spectral_norm"] for s in d["samples"])
 
 
@@ -34,19 +34,60 @@ def test_rich_report():
     [
         (["-m", "nopkg_q:make", "-d", A + "tiny_data", "--epochs", "1"], 1, "no module named 'nopkg_q'"),
         (["-m", A + "missing", "-d", A + "tiny_data", "--epochs", "1"], 1, "found none named 'missing'"),
-        (["-m", A + "raising_factory", "-d", A + "tiny_data", "--epochs", "1"], 1, "raised ValueError: width must be positive"),
+        (
+            ["-m", A + "raising_factory", "-d", A + "tiny_data", "--epochs", "1"],
+            1,
+            "raised ValueError: width must be positive",
+        ),
         (["-m", A + "not_a_module", "-d", A + "tiny_data", "--epochs", "1"], 1, "return an nn.Module, found int"),
         (["-m", A + "tiny_mlp", "-d", A + "empty_data", "--epochs", "1"], 1, "found empty data"),
         (["-m", A + "tiny_mlp", "-d", A + "triple_batches", "--epochs", "1"], 1, "(inputs, targets) pair"),
         (["-m", A + "tiny_mlp", "-d", A + "wrong_width_data", "--epochs", "1"], 1, "accept inputs of shape (10, 7)"),
         (["-m", A + "tiny_mlp", "-d", A + "nan_data", "--epochs", "1"], 1, "finite loss"),
-        (["-m", A + "linear_model", "-d", A + "lsq_data", "--loss", A + "mean_output", "--epochs", "1", "--samples", "1"], 1, "positive Hessian spectral norm"),
+        (
+            [
+                "-m",
+                A + "linear_model",
+                "-d",
+                A + "lsq_data",
+                "--loss",
+                A + "mean_output",
+                "--epochs",
+                "1",
+                "--samples",
+                "1",
+            ],
+            1,
+            "positive Hessian spectral norm",
+        ),
         (["-m", A + "tiny_mlp", "-d", A + "tiny_data", "--epochs", "0"], 2, "expected T > 0"),
         (["-m", A + "tiny_mlp", "-d", A + "tiny_data", "--epochs", "3", "--steps", "4"], 2, "found both"),
         (["-m", A + "tiny_mlp", "-d", A + "tiny_data"], 2, "found neither"),
-        (["-m", A + "tiny_mlp", "-d", A + "tiny_data", "--epochs", "3", "--method", "qr"], 2, "method: expected one of"),
+        (
+            ["-m", A + "tiny_mlp", "-d", A + "tiny_data", "--epochs", "3", "--method", "qr"],
+            2,
+            "method: expected one of",
+        ),
         (["-d", A + "tiny_data", "--epochs", "3"], 2, "model: expected --model"),
-        (["-m", A + "tiny_mlp", "-d", A + "tiny_data", "--epochs", "1", "--samples", "2", "--max-iter", "2", "--tol", "1e-9", "--strict"], 3, "not converged"),
+        (
+            [
+                "-m",
+                A + "tiny_mlp",
+                "-d",
+                A + "tiny_data",
+                "--epochs",
+                "1",
+                "--samples",
+                "2",
+                "--max-iter",
+                "2",
+                "--tol",
+                "1e-9",
+                "--strict",
+            ],
+            3,
+            "not converged",
+        ),
     ],
 )
 def test_errors_one_line_and_exit_code(args, code, message):

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from adamlr.cli import app
 from adamlr.compare import schedules as S
-from adamlr.compare.arms import Arm, paper_arms
+from adamlr.compare.arms import paper_arms
 from adamlr.compare.runner import CompareProgress, CompareSettings, run_compare
 from adamlr.compare.training import full_gradient
 from adamlr.data import as_batches
@@ -21,7 +21,11 @@ A = "tests.assets.factories:"
 def test_scheduler_values_by_hand():
     lr = 1e-3
     assert S.linear(0, 100, lr) == lr and S.linear(25, 100, lr) == pytest.approx(7.5e-4)
-    assert S.step(29, 100, lr) == lr and S.step(30, 100, lr) == pytest.approx(1e-4) and S.step(95, 100, lr) == pytest.approx(1e-6)
+    assert (
+        S.step(29, 100, lr) == lr
+        and S.step(30, 100, lr) == pytest.approx(1e-4)
+        and S.step(95, 100, lr) == pytest.approx(1e-6)
+    )
     assert S.sqrt_decay(3, 100, lr) == pytest.approx(5e-4)  # 1e-3 / sqrt(4)
     assert S.inverse_time(10, 100, lr) == pytest.approx(5e-4)  # 1e-3 / (1 + 10/10)
     assert S.exponential(2, 100, lr) == pytest.approx(1e-3 * 0.9025)
@@ -112,7 +116,9 @@ def test_records_and_repeatability(tmp_path):
     assert [r["epoch"] for r in run["records"]] == [0, 1, 2, 3, 4]
     assert run["records"][0]["lr"] == 0.01 and run["records"][-1]["lr"] is None
     assert 0.0 <= run["records"][-1]["test_accuracy"] <= 1.0
-    strip = lambda res: [[{k: v for k, v in e.items() if k != "seconds"} for e in r["records"]] for r in res["runs"]]
+    def strip(res):
+        return [[{k: v for k, v in e.items() if k != "seconds"} for e in r["records"]] for r in res["runs"]]
+
     assert strip(a) == strip(b)
     assert a["summary"]["adamlr"]["final_grad_norm"]["std"] is not None
     lines = (tmp_path / "a" / "results.csv").read_text().splitlines()

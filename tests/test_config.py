@@ -18,7 +18,12 @@ def test_every_bad_field_listed():
     with pytest.raises(ConfigError) as info:
         merge_settings({"samples": "ten", "tol": "tight", "colour": "red", "method": "arnoldi"}, {"epochs": 5})
     text = str(info.value)
-    for field in ("samples: expected an integer", "tol: expected a number", "colour: unknown option", "method: expected one of"):
+    for field in (
+        "samples: expected an integer",
+        "tol: expected a number",
+        "colour: unknown option",
+        "method: expected one of",
+    ):
         assert field in text
 
 

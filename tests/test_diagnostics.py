@@ -80,8 +80,8 @@ def test_unknown_which_is_refused():
 # --- shared set-up ------------------------------------------------------------------------------
 
 
-def problem_for(model, data, loss="mse", dtype="float64", chunk=None):
-    return prepare(model, data, loss, device="cpu", dtype=dtype, seed=0, chunk_size=chunk)
+def problem_for(model, data, loss="mse", dtype="float64", chunk=None, norm_mode="train"):
+    return prepare(model, data, loss, device="cpu", dtype=dtype, seed=0, chunk_size=chunk, norm_mode=norm_mode)
 
 
 def lsq_problem(chunk=7):  # 40 rows = 5·7 + 5: a short last batch
@@ -141,7 +141,9 @@ def test_full_batch_probe_losses_match_torch_adam():
     problem = problem_for(f.tiny_mlp, (x, y), loss="cross_entropy", chunk=5)
     result = probe(problem.objective, problem.initial_params, 0.02, steps=8)
     oracle_model = copy.deepcopy(problem.user_model).double()
-    expected = torch_adam_run(oracle_model, [(x.double(), y)] * 8, x.double(), y, 0.02, torch.nn.functional.cross_entropy)
+    expected = torch_adam_run(
+        oracle_model, [(x.double(), y)] * 8, x.double(), y, 0.02, torch.nn.functional.cross_entropy
+    )
     assert result.steps == 8 and len(result.losses) == 8
     np.testing.assert_allclose(result.losses, expected, rtol=1e-9)
     with torch.no_grad():
@@ -202,7 +204,7 @@ def test_probe_rejects_nonsense():
 
 def test_diagnostics_never_modify_weights_batches_or_model():
     x, y = f.tiny_data()
-    problem = problem_for(f.bn_model, (x, y), loss="cross_entropy", dtype="float32", chunk=5)
+    problem = problem_for(f.bn_model, (x, y), loss="cross_entropy", dtype="float32", chunk=5, norm_mode="eval")
     params, module_state = snapshot(problem.initial_params), snapshot(problem.objective.module.state_dict())
     user_state = snapshot(problem.user_model.state_dict())
     batches = [(x[:5].clone(), y[:5].clone()), (x[5:10].clone(), y[5:10].clone())]

@@ -7,7 +7,15 @@ import sys
 
 import pytest
 
-DEMO = ["estimate", "--model", "sample_models.nets:mlp_digits", "--data", "sample_models.data:digits", "--epochs", "100"]
+DEMO = [
+    "estimate",
+    "--model",
+    "sample_models.nets:mlp_digits",
+    "--data",
+    "sample_models.data:digits",
+    "--epochs",
+    "100",
+]
 
 
 @pytest.mark.slow
@@ -23,6 +31,8 @@ def test_readme_demo_on_digits():
 
 @pytest.mark.slow
 def test_readme_demo_human_report():
-    out = subprocess.run([sys.executable, "-m", "adamlr", *DEMO, "--samples", "2"], capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [sys.executable, "-m", "adamlr", *DEMO, "--samples", "2"], capture_output=True, text=True, timeout=600
+    )
     assert out.returncode == 0, out.stderr
     assert "Recommended Adam learning rate" in out.stdout

@@ -98,7 +98,9 @@ def test_scale_moves_k_hat_and_is_reported():
 
 
 def test_factory_raises():
-    with pytest.raises(UserCodeError, match="model factory .*raising_factory raised ValueError: width must be positive"):
+    with pytest.raises(
+        UserCodeError, match="model factory .*raising_factory raised ValueError: width must be positive"
+    ):
         estimate(A + "raising_factory", A + "tiny_data", epochs=1)
 
 

@@ -109,7 +109,11 @@ def test_paper_code_schedules_by_hand():
     assert values["exponential"][2] == pytest.approx(0.0081)  # 0.01 · 0.9²
     assert values["cosine"][0] == 0.01 and values["cosine"][50] == pytest.approx(0.0075)
     assert values["cosine"][99] == pytest.approx(0.005 + 0.0025 * (1 + math.cos(0.99 * math.pi)))
-    assert values["step"][39] == 0.01 and values["step"][40] == pytest.approx(1e-3) and values["step"][80] == pytest.approx(1e-4)
+    assert (
+        values["step"][39] == 0.01
+        and values["step"][40] == pytest.approx(1e-3)
+        and values["step"][80] == pytest.approx(1e-4)
+    )
     assert values["linear"][50] == pytest.approx(0.0055) and values["linear"][99] == pytest.approx(0.00109)
     assert values["one_cycle"][0] == pytest.approx(4e-4) and values["one_cycle"][29] == pytest.approx(0.01)
     assert values["one_cycle"][99] == pytest.approx(4e-8)
@@ -132,7 +136,9 @@ def test_paper_code_schedules_match_pytorchs_schedulers(name, make):
         expected.append(opt.param_groups[0]["lr"])
         opt.step()
         scheduler.step()
-    assert S.schedule_values(name, 100, 0.01, scheduler_set="paper-code") == pytest.approx(expected, rel=1e-9, abs=1e-15)
+    assert S.schedule_values(name, 100, 0.01, scheduler_set="paper-code") == pytest.approx(
+        expected, rel=1e-9, abs=1e-15
+    )
 
 
 def test_paper_arms_by_scheduler_set():

@@ -46,7 +46,9 @@ def test_cifar_binary_reader(tmp_path, monkeypatch):
     x, y = data.cifar10_train()
     assert x.shape == (100, 3, 32, 32) and y.shape == (100,)
     raw = np.fromfile(tmp_path / "data_batch_1.bin", dtype=np.uint8).reshape(-1, 3073)
-    red = (torch.from_numpy(raw[0, 1:1025].astype(np.float32)).view(32, 32) / 255 - data.CIFAR_MEAN[0]) / data.CIFAR_STD[0]
+    red = (
+        torch.from_numpy(raw[0, 1:1025].astype(np.float32)).view(32, 32) / 255 - data.CIFAR_MEAN[0]
+    ) / data.CIFAR_STD[0]
     assert torch.allclose(x[0, 0], red) and y[0] == raw[0, 0]
     sub_x, sub_y = data.per_class_subset((x, y), 2)
     assert all((sub_y == c).sum() <= 2 for c in range(10))
@@ -68,7 +70,7 @@ def test_missing_directory_message(monkeypatch):
 def test_digits_shapes_and_split():
     x, y = data.digits()
     assert x.shape == (1797, 1, 8, 8) and y.shape == (1797,)
-    (xa, ya), (xb, yb) = data.digits_train(), data.digits_test()
+    (xa, _), (xb, _) = data.digits_train(), data.digits_test()
     assert xa.shape[0] + xb.shape[0] == 1797
 
 

@@ -24,12 +24,16 @@ def validator(name):
 
 
 def test_estimate_json_validates():
-    r = CliRunner().invoke(app, ["estimate", "-m", A + "tiny_mlp", "-d", A + "tiny_data", "--epochs", "3", "--samples", "2", "--json"])
+    r = CliRunner().invoke(
+        app, ["estimate", "-m", A + "tiny_mlp", "-d", A + "tiny_data", "--epochs", "3", "--samples", "2", "--json"]
+    )
     validator("estimate.schema.json").validate(json.loads(r.stdout))
 
 
 def test_schema_rejects_a_broken_output():
-    r = CliRunner().invoke(app, ["estimate", "-m", A + "tiny_mlp", "-d", A + "tiny_data", "--epochs", "3", "--samples", "1", "--json"])
+    r = CliRunner().invoke(
+        app, ["estimate", "-m", A + "tiny_mlp", "-d", A + "tiny_data", "--epochs", "3", "--samples", "1", "--json"]
+    )
     d = json.loads(r.stdout)
     del d["k_hat"]
     assert not validator("estimate.schema.json").is_valid(d)
@@ -37,7 +41,9 @@ def test_schema_rejects_a_broken_output():
 
 def test_check_json_validates(tmp_path):
     cfg = tmp_path / "t.yaml"
-    cfg.write_text(f"adamlr: {{model: '{A}tiny_mlp', data: '{A}tiny_data', epochs: 3, samples: 2}}\nopt: {{lr: 0.001}}\n")
+    cfg.write_text(
+        f"adamlr: {{model: '{A}tiny_mlp', data: '{A}tiny_data', epochs: 3, samples: 2}}\nopt: {{lr: 0.001}}\n"
+    )
     r = CliRunner().invoke(app, ["check", "--config", str(cfg), "--lr-key", "opt.lr", "--format", "json"])
     assert r.exit_code in (0, 4), r.stderr
     validator("check.schema.json").validate(json.loads(r.stdout))

@@ -24,6 +24,7 @@ import torch
 from adamlr._version import __version__
 from adamlr.choices import HvpMode
 from adamlr.config import Settings
+from adamlr.diagnose import Diagnostics
 from adamlr.errors import NumericalError
 from adamlr.formula import recommended_lr
 from adamlr.hvp import HessianOperator
@@ -67,6 +68,15 @@ def _check_finite(value: float, what: str, index: int, settings: Settings) -> No
                              f"(--weights {settings.weights} --scale {settings.scale})")
 
 
+def _iteration_reporter(progress: Progress, index: int, offset: int) -> Callable[[int, float, float], None]:
+    """Progress for one solve of sample ``index``, counting on from the ``offset`` products of its earlier batches."""
+
+    def report(iteration: int, eigenvalue: float, residual: float) -> None:
+        progress.iteration(index, offset + iteration, eigenvalue, residual)
+
+    return report
+
+
 def solve_sample(problem: Problem, settings: Settings, index: int, mode: HvpMode, progress: Progress) -> SampleResult:
     """Weight sample ``index``: its weights, its ‖H‖ (mean over random batches in mini-batch mode).
 
@@ -86,9 +96,8 @@ def solve_sample(problem: Problem, settings: Settings, index: int, mode: HvpMode
         objective = problem.objective
         if settings.batch_size is not None:
             objective = objective.on(objective.batches.random_batch(settings.batch_size, batch_gen))
-        done = sum(s.eigen.iterations for s in solves)
-        solved = _solve(objective, params, settings, mode, sample_seed(settings.seed, index, stream=1) + r,
-                        lambda k, theta, res: progress.iteration(index, done + k, theta, res))
+        report = _iteration_reporter(progress, index, offset=sum(s.eigen.iterations for s in solves))
+        solved = _solve(objective, params, settings, mode, sample_seed(settings.seed, index, stream=1) + r, report)
         _check_finite(solved.loss, "loss", index, settings)
         _check_finite(solved.eigen.spectral_norm, "Hessian spectral norm", index, settings)
         solves.append(solved)
@@ -148,13 +157,20 @@ class RunFacts:
     notes: tuple[str, ...] = ()
 
 
+def recommended_rate(settings: Settings, initial_loss: float, samples: tuple[SampleResult, ...]) -> float:
+    """α = sqrt(2 (L(w0) − L*) / (K̂ T)) from the samples (raises on K̂ ≤ 0, see :func:`k_hat_of`)."""
+    horizon, _ = settings.horizon
+    return recommended_lr(initial_loss, k_hat_of(samples), horizon, settings.loss_floor)
+
+
 def build_result(problem: Problem, settings: Settings, initial_loss: float, samples: tuple[SampleResult, ...],
-                 mode: HvpMode, facts: RunFacts) -> EstimateResult:
-    """The frozen result of an estimate: K̂, α and the evidence; no side effects."""
+                 mode: HvpMode, facts: RunFacts, diagnostics: Diagnostics | None = None) -> EstimateResult:
+    """The frozen result of an estimate: K̂, α, the evidence and the diagnostics; no side effects."""
     k_hat = k_hat_of(samples)
     horizon, unit = settings.horizon
     lr = recommended_lr(initial_loss, k_hat, horizon, settings.loss_floor)
     batches = problem.objective.batches
+    found = diagnostics.to_dicts() if diagnostics else {"probe": None, "stability": None, "normalized": None}
     return EstimateResult(
         lr=lr, k_hat=k_hat, initial_loss=initial_loss, T=horizon, horizon_unit=unit, loss_floor=settings.loss_floor,
         samples=samples, settings=settings.to_dict(),
@@ -163,8 +179,27 @@ def build_result(problem: Problem, settings: Settings, initial_loss: float, samp
               "held_in_memory": batches.kept_in_memory, "loss": problem.objective.loss_name},
         device=str(problem.device), dtype=settings.dtype, hvp_mode=mode, seconds=facts.seconds,
         peak_memory_bytes=facts.peak_memory_bytes, peak_memory_kind=facts.peak_memory_kind,
-        warnings=tuple(_warnings(problem, settings, samples, lr, facts.notes)), version=__version__,
+        warnings=tuple(_warnings(problem, settings, samples, lr, facts.notes) + _diagnostic_warnings(diagnostics)),
+        version=__version__, **found,
     )
+
+
+def _diagnostic_warnings(diagnostics: Diagnostics | None) -> list[str]:
+    if diagnostics is None:
+        return []
+    out = []
+    probe, norm = diagnostics.probe, diagnostics.normalization
+    if probe is not None and probe.verdict == "rises":
+        losses = [loss if math.isfinite(loss) else math.inf for loss in probe.losses]
+        worst = losses.index(max(losses))
+        out.append(f"the probe ROSE: {probe.steps} Adam steps at α = {probe.lr:.3g} from w0 took the loss from "
+                   f"{probe.initial_loss:.4g} to {losses[worst]:.4g} at step {worst + 1}; a run at α will likely "
+                   "blow up at the start (try a smaller rate, check it with `adamlr compare`)")
+    if not norm.normalized:
+        out.append(f"{norm.followed} of {norm.weight_tensors} weight tensors feed a normalisation layer: the paper's α "
+                   "held up in our runs only where every layer, output included, was batch-normalised "
+                   "(docs/results.md); read the probe before trusting α here")
+    return out
 
 
 def _warnings(problem: Problem, settings: Settings, samples: tuple[SampleResult, ...], lr: float,
@@ -177,9 +212,11 @@ def _warnings(problem: Problem, settings: Settings, samples: tuple[SampleResult,
     if settings.batch_size is not None:
         warnings.append(_batch_note(samples, settings))
     if lr > LARGE_LR:
-        warnings.append(f"α = {lr:.3g} is {lr / 1e-3:.0f}× Adam's usual 1e-3: on the MLP and LeNet runs in docs/results.md "
-                        "a step this large blew the loss up on the first epoch; try it with `adamlr compare` before a "
-                        "long run, and see how --scale moves K̂")
+        warnings.append(
+            f"α = {lr:.3g} is {lr / 1e-3:.0f}× Adam's usual 1e-3: on the MLP and LeNet runs in docs/results.md "
+            "a step this large blew the loss up on the first epoch; try it with `adamlr compare` before a "
+            "long run, and see how --scale moves K̂"
+        )
     return warnings
 
 

@@ -30,6 +30,10 @@ DtypeName = Literal["float32", "float64"]
 HorizonUnit = Literal["epochs", "steps"]
 """What the horizon T counts."""
 
+NormMode = Literal["train", "eval"]
+"""Which loss the Hessian is of, for networks with BatchNorm: with each batch's statistics
+(``train``, the loss training minimises) or with the running statistics (``eval``)."""
+
 Which = Literal["magnitude", "largest"]
 """Which eigenvalue a solve returns: largest magnitude max |λ| (the spectral norm) or largest algebraic max λ."""
 
@@ -39,5 +43,6 @@ HVP_MODES: tuple[HvpMode, ...] = get_args(HvpMode)
 WEIGHT_DISTRIBUTIONS: tuple[WeightDistribution, ...] = get_args(WeightDistribution)
 DTYPE_NAMES: tuple[DtypeName, ...] = get_args(DtypeName)
 EIGEN_TARGETS: tuple[Which, ...] = get_args(Which)
+NORM_MODES: tuple[NormMode, ...] = get_args(NormMode)
 DEVICE_NAMES = ("auto", "cpu", "cuda")
 """Device names besides ``cuda:N``."""

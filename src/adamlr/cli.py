@@ -17,12 +17,13 @@ import typer
 from rich.console import Console
 
 from adamlr._version import __version__
-from adamlr.config import merge_settings, read_yaml
 from adamlr.cache import Cache, cache_dir
-from adamlr.errors import AdamlrError, ConfigError, Interrupted, NotConvergedError
+from adamlr.config import merge_settings, read_yaml
+from adamlr.errors import AdamlrError, ConfigError, ResultError
 from adamlr.estimate import estimate
-from adamlr.rich_progress import RichProgress
 from adamlr.report import render, to_json
+from adamlr.result import EstimateResult
+from adamlr.rich_progress import RichProgress
 
 app = typer.Typer(
     name="adamlr", add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -39,7 +40,11 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def main(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False) -> None:
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
     """adamlr: α = sqrt(2·L(w0) / (K̂·T)) for Adam, with K̂ from Hessian spectral norms."""
 
 
@@ -58,52 +63,175 @@ def errors_to_exit(debug: bool) -> Iterator[None]:
         raise typer.Exit(130) from None
 
 
-Model = Annotated[Optional[str], typer.Option("--model", "-m", help="Model: 'pkg.mod:make_net' or 'file.py:make_net', a zero-argument factory returning an nn.Module (or a module).")]
-Data = Annotated[Optional[str], typer.Option("--data", "-d", help="Data: import path to a DataLoader, iterable of (inputs, targets), map-style Dataset, (X, y) tensors, or a factory of one.")]
-Epochs = Annotated[Optional[int], typer.Option(help="Training horizon T in epochs (the paper's convention). Exactly one of --epochs/--steps.")]
+Model = Annotated[
+    Optional[str],
+    typer.Option(
+        "--model",
+        "-m",
+        help="Model: 'pkg.mod:make_net' or 'file.py:make_net', a zero-argument factory returning an nn.Module "
+        "(or a module).",
+    ),
+]
+Data = Annotated[
+    Optional[str],
+    typer.Option(
+        "--data",
+        "-d",
+        help="Data: import path to a DataLoader, iterable of (inputs, targets), map-style Dataset, (X, y) tensors, "
+        "or a factory of one.",
+    ),
+]
+Epochs = Annotated[
+    Optional[int],
+    typer.Option(help="Training horizon T in epochs (the paper's convention). Exactly one of --epochs/--steps."),
+]
 Steps = Annotated[Optional[int], typer.Option(help="Training horizon T in optimizer steps instead of epochs.")]
-Loss = Annotated[Optional[str], typer.Option(help="cross_entropy (default), mse, nll, bce_with_logits, or 'pkg.mod:fn' with fn(outputs, targets) -> scalar mean.")]
+Loss = Annotated[
+    Optional[str],
+    typer.Option(
+        help="cross_entropy (default), mse, nll, bce_with_logits, or 'pkg.mod:fn' with fn(outputs, targets) "
+        "-> scalar mean."
+    ),
+]
 Samples = Annotated[Optional[int], typer.Option(help="N, the number of weight samples (default 10).")]
-Weights = Annotated[Optional[str], typer.Option(help="Weight distribution: gaussian (default; full-domain, σ = init RMS per tensor) or init (the factory's initializer, new seed).")]
-Scale = Annotated[Optional[float], typer.Option(help="Multiplier on the sampled weights' scale (default 1). K̂ depends strongly on it.")]
-Method = Annotated[Optional[str], typer.Option(help="Eigen-solver: lanczos (default) or power (the paper's power method).")]
-Tol = Annotated[Optional[float], typer.Option(help="Relative residual ‖Hv−λv‖/|λ| at which a solve stops (default 1e-3).")]
-MaxIter = Annotated[Optional[int], typer.Option("--max-iter", help="Most Hessian-vector products per sample (default 100).")]
-Seed = Annotated[Optional[int], typer.Option(help="Seed for the model factory, weight samples and start vectors (default 0).")]
+Weights = Annotated[
+    Optional[str],
+    typer.Option(
+        help="Weight distribution: gaussian (default; full-domain, σ = init RMS per tensor) or init "
+        "(the factory's initializer, new seed)."
+    ),
+]
+Scale = Annotated[
+    Optional[float],
+    typer.Option(help="Multiplier on the sampled weights' scale (default 1). K̂ depends strongly on it."),
+]
+Method = Annotated[
+    Optional[str], typer.Option(help="Eigen-solver: lanczos (default) or power (the paper's power method).")
+]
+Tol = Annotated[
+    Optional[float], typer.Option(help="Relative residual ‖Hv−λv‖/|λ| at which a solve stops (default 1e-3).")
+]
+MaxIter = Annotated[
+    Optional[int], typer.Option("--max-iter", help="Most Hessian-vector products per sample (default 100).")
+]
+Seed = Annotated[
+    Optional[int], typer.Option(help="Seed for the model factory, weight samples and start vectors (default 0).")
+]
 Device = Annotated[Optional[str], typer.Option(help="auto (default: cuda when available), cpu, cuda or cuda:N.")]
 Dtype = Annotated[Optional[str], typer.Option(help="float32 (default) or float64.")]
-Floor = Annotated[Optional[float], typer.Option("--loss-floor", help="A known lower bound L* on the loss: α = sqrt(2(L(w0)−L*)/(K̂T)). Default 0.")]
-Hvp = Annotated[Optional[str], typer.Option(help="auto (default), cached (one gradient graph per sample, reused) or stream (batch by batch, bounded memory).")]
-Chunk = Annotated[Optional[int], typer.Option("--chunk-size", help="Rows per forward pass for (X, y) tensors and Datasets (default: all at once). Does not change the result.")]
-BatchSize = Annotated[Optional[int], typer.Option("--batch-size", help="Mini-batch Algorithm 2: each sample's ‖H‖ from random batches of this size (default: the full data).")]
-PerSample = Annotated[Optional[int], typer.Option("--batches-per-sample", help="With --batch-size: random batches per weight sample; the report shows their spread (default 1).")]
-Config = Annotated[Optional[Path], typer.Option("--config", "-c", help="YAML file with any of these options (keys as option names); flags given here win.")]
-Strict = Annotated[Optional[bool], typer.Option("--strict/--no-strict", help="Exit 3 when a sample did not converge.")]
-CacheDir = Annotated[Optional[Path], typer.Option("--cache-dir", help="Cache and journal directory (default .adamlr-cache, or $ADAMLR_CACHE_DIR).")]
+Floor = Annotated[
+    Optional[float],
+    typer.Option("--loss-floor", help="A known lower bound L* on the loss: α = sqrt(2(L(w0)−L*)/(K̂T)). Default 0."),
+]
+Hvp = Annotated[
+    Optional[str],
+    typer.Option(
+        help="auto (default), cached (one gradient graph per sample, reused) or stream "
+        "(batch by batch, bounded memory)."
+    ),
+]
+Chunk = Annotated[
+    Optional[int],
+    typer.Option(
+        "--chunk-size",
+        help="Rows per forward pass for (X, y) tensors and Datasets (default: all at once). "
+        "Does not change the result.",
+    ),
+]
+BatchSize = Annotated[
+    Optional[int],
+    typer.Option(
+        "--batch-size",
+        help="Mini-batch Algorithm 2: each sample's ‖H‖ from random batches of this size (default: the full data).",
+    ),
+]
+PerSample = Annotated[
+    Optional[int],
+    typer.Option(
+        "--batches-per-sample",
+        help="With --batch-size: random batches per weight sample; the report shows their spread (default 1).",
+    ),
+]
+Config = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--config", "-c", help="YAML file with any of these options (keys as option names); flags given here win."
+    ),
+]
+NormMode = Annotated[
+    Optional[str],
+    typer.Option(
+        "--norm-mode",
+        help="train (default): BatchNorm with each batch's statistics, the loss training minimises; eval: the "
+        "running statistics (as PyHessian and the paper's code). Dropout is off in both.",
+    ),
+]
+ProbeSteps = Annotated[
+    Optional[int],
+    typer.Option(
+        "--probe-steps",
+        help="Adam steps at α from w0 after the estimate; the verdict 'rises' warns (exit 3 with --strict). "
+        "0 turns the probe off (default 10).",
+    ),
+]
+Strict = Annotated[
+    Optional[bool],
+    typer.Option("--strict/--no-strict", help="Exit 3 when a sample did not converge or the probe's loss rose."),
+]
+CacheDir = Annotated[
+    Optional[Path],
+    typer.Option("--cache-dir", help="Cache and journal directory (default .adamlr-cache, or $ADAMLR_CACHE_DIR)."),
+]
 NoCache = Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the cache or the sample journal.")]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of the report.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors.")]
 
 
-def settings_from(config: Path | None, cli: dict[str, Any], file_values: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+def settings_from(
+    config: Path | None, cli: dict[str, Any], file_values: dict[str, Any] | None = None
+) -> tuple[Any, dict[str, Any]]:
     """Merge defaults < YAML (a file, or given values) < flags; returns (settings, {model, data})."""
     file_values = read_yaml(config) if config is not None else (file_values or {})
     settings, extras = merge_settings(file_values, cli, extra_keys=("model", "data"))
     missing = [k for k in ("model", "data") if not extras.get(k)]
     if missing:
-        raise ConfigError("missing inputs", [f"{k}: expected --{k} or '{k}:' in the config file, found none" for k in missing])
+        raise ConfigError(
+            "missing inputs", [f"{k}: expected --{k} or '{k}:' in the config file, found none" for k in missing]
+        )
     return settings, extras
 
 
 @app.command("estimate")
 def estimate_command(
-    model: Model = None, data: Data = None, epochs: Epochs = None, steps: Steps = None, loss: Loss = None,
-    samples: Samples = None, weights: Weights = None, scale: Scale = None, method: Method = None, tol: Tol = None,
-    max_iter: MaxIter = None, seed: Seed = None, device: Device = None, dtype: Dtype = None, loss_floor: Floor = None,
-    hvp: Hvp = None, chunk_size: Chunk = None, batch_size: BatchSize = None, batches_per_sample: PerSample = None,
-    config: Config = None, strict: Strict = None, cache_dir_: CacheDir = None, no_cache: NoCache = False,
-    json: Json = False, quiet: Quiet = False, debug: Debug = False,
+    model: Model = None,
+    data: Data = None,
+    epochs: Epochs = None,
+    steps: Steps = None,
+    loss: Loss = None,
+    samples: Samples = None,
+    weights: Weights = None,
+    scale: Scale = None,
+    method: Method = None,
+    tol: Tol = None,
+    max_iter: MaxIter = None,
+    seed: Seed = None,
+    device: Device = None,
+    dtype: Dtype = None,
+    loss_floor: Floor = None,
+    hvp: Hvp = None,
+    chunk_size: Chunk = None,
+    batch_size: BatchSize = None,
+    batches_per_sample: PerSample = None,
+    norm_mode: NormMode = None,
+    probe_steps: ProbeSteps = None,
+    config: Config = None,
+    strict: Strict = None,
+    cache_dir_: CacheDir = None,
+    no_cache: NoCache = False,
+    json: Json = False,
+    quiet: Quiet = False,
+    debug: Debug = False,
 ) -> None:
     """Run Algorithm 2 (N weight samples, Hessian spectral norm at each, K̂ = max) and print α.
 
@@ -113,46 +241,86 @@ def estimate_command(
     cli = dict(model=model, data=data, epochs=epochs, steps=steps, loss=loss, samples=samples, weights=weights,
                scale=scale, method=method, tol=tol, max_iter=max_iter, seed=seed, device=device, dtype=dtype,
                loss_floor=loss_floor, hvp=hvp, chunk_size=chunk_size, batch_size=batch_size,
-               batches_per_sample=batches_per_sample, strict=strict)
+               batches_per_sample=batches_per_sample, norm_mode=norm_mode, probe_steps=probe_steps, strict=strict)
     with errors_to_exit(debug):
         settings, inputs = settings_from(config, cli)
         store = None if no_cache else Cache(cache_dir(cache_dir_))
         with RichProgress(stderr, enabled=not quiet) as progress:
             try:
                 result = estimate(inputs["model"], inputs["data"], settings=settings, progress=progress, cache=store)
-            except (NotConvergedError, Interrupted) as exc:
-                if exc.result is not None:
-                    _emit(exc.result, json)
+            except ResultError as exc:  # stderr keeps to the one error line; the result says the rest
+                if isinstance(exc.result, EstimateResult):
+                    _emit(exc.result, json, warn=False)
                 raise
         _emit(result, json)
 
 
-def _emit(result: Any, as_json: bool) -> None:
+def _warn_if_probe_rose(result: EstimateResult) -> None:
+    """The probe's verdict on stderr as well, so it is seen with --json and in CI logs."""
+    if result.probe is not None and result.probe["verdict"] == "rises":
+        worst = [w for w in result.warnings if w.startswith("the probe ROSE")]
+        stderr.print(f"adamlr: warning: {worst[0] if worst else 'the probe rose'}", style="bold yellow",
+                     markup=False, highlight=False, soft_wrap=True)
+
+
+def _emit(result: EstimateResult, as_json: bool, warn: bool = True) -> None:
+    if warn:
+        _warn_if_probe_rose(result)
     if as_json:
         print(to_json(result))
     else:
         stdout.print(render(result))
 
 
-Out = Annotated[Path, typer.Option("--out", "-o", help="Directory for results.json, results.csv, figures and per-arm files.")]
+Out = Annotated[
+    Path, typer.Option("--out", "-o", help="Directory for results.json, results.csv, figures and per-arm files.")
+]
 
 
 @app.command("compare")
 def compare_command(
-    model: Model = None, data: Data = None,
-    test_data: Annotated[Optional[str], typer.Option("--test-data", help="Test data (same forms as --data) for test loss and accuracy.")] = None,
-    epochs: Annotated[Optional[int], typer.Option(help="Epochs to train each arm (default 100); also T for adamlr's α.")] = None,
-    batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Mini-batch size (default: full batch).")] = None,
-    seeds: Annotated[Optional[str], typer.Option(help="Comma-separated seeds, e.g. 0,1,2: every arm is repeated and the spread reported.")] = None,
-    out: Out = Path("runs/compare"), lr: Annotated[Optional[float], typer.Option("--lr", help="Use this α for the adamlr arm instead of estimating it.")] = None,
-    arms: Annotated[Optional[str], typer.Option(help="all (default), paper, schedulers, constants, optional, or arm names, comma-separated.")] = None,
-    samples: Samples = None, loss: Loss = None, device: Device = None, dtype: Dtype = None,
-    scheduler_set: Annotated[Optional[str], typer.Option(
-        "--schedulers", help="default (7 schedulers from 1e-3) or paper-code (the authors' 8 from 1e-2).")] = None,
-    preset: Annotated[Optional[str], typer.Option(help="One of the paper's setups (see README); other options override it.")] = None,
-    quick: Annotated[bool, typer.Option("--quick", help="Shrink to a smoke run of seconds (512 examples, 3 epochs).")] = False,
+    model: Model = None,
+    data: Data = None,
+    test_data: Annotated[
+        Optional[str], typer.Option("--test-data", help="Test data (same forms as --data) for test loss and accuracy.")
+    ] = None,
+    epochs: Annotated[
+        Optional[int], typer.Option(help="Epochs to train each arm (default 100); also T for adamlr's α.")
+    ] = None,
+    batch_size: Annotated[
+        Optional[int], typer.Option("--batch-size", help="Mini-batch size (default: full batch).")
+    ] = None,
+    seeds: Annotated[
+        Optional[str],
+        typer.Option(help="Comma-separated seeds, e.g. 0,1,2: every arm is repeated and the spread reported."),
+    ] = None,
+    out: Out = Path("runs/compare"),
+    lr: Annotated[
+        Optional[float], typer.Option("--lr", help="Use this α for the adamlr arm instead of estimating it.")
+    ] = None,
+    arms: Annotated[
+        Optional[str],
+        typer.Option(help="all (default), paper, schedulers, constants, optional, or arm names, comma-separated."),
+    ] = None,
+    samples: Samples = None,
+    loss: Loss = None,
+    device: Device = None,
+    dtype: Dtype = None,
+    scheduler_set: Annotated[
+        Optional[str],
+        typer.Option("--schedulers", help="default (7 schedulers from 1e-3) or paper-code (the authors' 8 from 1e-2)."),
+    ] = None,
+    preset: Annotated[
+        Optional[str], typer.Option(help="One of the paper's setups (see README); other options override it.")
+    ] = None,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="Shrink to a smoke run of seconds (512 examples, 3 epochs).")
+    ] = False,
     force: Annotated[bool, typer.Option("--force", help="Redo finished arms instead of skipping them.")] = False,
-    config: Config = None, json: Json = False, quiet: Quiet = False, debug: Debug = False,
+    config: Config = None,
+    json: Json = False,
+    quiet: Quiet = False,
+    debug: Debug = False,
 ) -> None:
     """Train Adam from the same initial weights with adamlr's α, the paper's 7 schedulers and 4 constant steps."""
     from adamlr.compare.cli_support import run_compare_command
@@ -177,17 +345,39 @@ def compare_command(
 @app.command("check")
 def check_command(
     config: Annotated[Path, typer.Option("--config", "-c", help="The training YAML that holds the learning rate.")],
-    lr_key: Annotated[str, typer.Option("--lr-key", help="Dotted key path of the learning rate, e.g. optimizer.lr (list items by index).")],
-    model: Model = None, data: Data = None, epochs: Epochs = None, steps: Steps = None, samples: Samples = None,
-    seed: Seed = None, device: Device = None, loss: Loss = None,
+    lr_key: Annotated[
+        str,
+        typer.Option("--lr-key", help="Dotted key path of the learning rate, e.g. optimizer.lr (list items by index)."),
+    ],
+    model: Model = None,
+    data: Data = None,
+    epochs: Epochs = None,
+    steps: Steps = None,
+    samples: Samples = None,
+    seed: Seed = None,
+    device: Device = None,
+    loss: Loss = None,
+    norm_mode: NormMode = None,
     band: Annotated[str, typer.Option(help="Pass when low·α ≤ lr ≤ high·α.")] = "0.1,10",
-    section: Annotated[str, typer.Option(help="Section of the same YAML with model, data and estimate settings.")] = "adamlr",
-    write: Annotated[bool, typer.Option("--write", help="Set the key to α in place (the rest of the file, comments included, is kept).")] = False,
-    output: Annotated[Optional[str], typer.Option("--format", help="rich, json or github (default: github when GITHUB_ACTIONS=true, else rich).")] = None,
-    cache_dir_: CacheDir = None, no_cache: NoCache = False, quiet: Quiet = False, debug: Debug = False,
+    section: Annotated[
+        str, typer.Option(help="Section of the same YAML with model, data and estimate settings.")
+    ] = "adamlr",
+    write: Annotated[
+        bool,
+        typer.Option("--write", help="Set the key to α in place (the rest of the file, comments included, is kept)."),
+    ] = False,
+    output: Annotated[
+        Optional[str],
+        typer.Option("--format", help="rich, json or github (default: github when GITHUB_ACTIONS=true, else rich)."),
+    ] = None,
+    cache_dir_: CacheDir = None,
+    no_cache: NoCache = False,
+    quiet: Quiet = False,
+    debug: Debug = False,
 ) -> None:
     """Exit 0 when the configured Adam learning rate lies within the band around α, 4 when it does not."""
-    from adamlr.check import EXIT_OUTSIDE_BAND, parse_band, read_lr, section as read_section, verdict, write_lr
+    from adamlr.check import EXIT_OUTSIDE_BAND, parse_band, read_lr, verdict, write_lr
+    from adamlr.check import section as read_section
     from adamlr.report import github_annotations, render_check
 
     with errors_to_exit(debug):
@@ -196,11 +386,15 @@ def check_command(
             raise ConfigError("invalid options", [f"format: expected rich, json or github, found {fmt!r}"])
         limits = parse_band(band)
         configured = read_lr(config, lr_key)
-        cli = dict(model=model, data=data, epochs=epochs, steps=steps, samples=samples, seed=seed, device=device, loss=loss)
+        cli = dict(
+            model=model, data=data, epochs=epochs, steps=steps, samples=samples, seed=seed, device=device, loss=loss,
+            norm_mode=norm_mode,
+        )
         settings, inputs = settings_from(None, cli, read_section(config, section))
         store = None if no_cache else Cache(cache_dir(cache_dir_))
         with RichProgress(stderr, enabled=not quiet) as progress:
             result = estimate(inputs["model"], inputs["data"], settings=settings, progress=progress, cache=store)
+        _warn_if_probe_rose(result)
         if write:
             write_lr(config, lr_key, result.lr)
             configured = read_lr(config, lr_key)

@@ -18,11 +18,13 @@ from adamlr.choices import (
     DTYPE_NAMES,
     HVP_REQUESTS,
     METHODS,
+    NORM_MODES,
     WEIGHT_DISTRIBUTIONS,
     DtypeName,
     HorizonUnit,
     HvpRequest,
     Method,
+    NormMode,
     WeightDistribution,
 )
 from adamlr.errors import ConfigError
@@ -49,6 +51,8 @@ class Settings:
     chunk_size: int | None = None
     batch_size: int | None = None
     batches_per_sample: int = 1
+    norm_mode: NormMode = "train"
+    probe_steps: int = 10
     strict: bool = False
 
     def __post_init__(self) -> None:
@@ -72,10 +76,16 @@ class Settings:
 
 
 FIELD_NAMES = tuple(f.name for f in fields(Settings))
-INT_FIELDS = ("epochs", "steps", "samples", "max_iter", "seed", "chunk_size", "batch_size", "batches_per_sample")
+INT_FIELDS = ("epochs", "steps", "samples", "max_iter", "seed", "chunk_size", "batch_size", "batches_per_sample",
+              "probe_steps")
 FLOAT_FIELDS = ("scale", "tol", "loss_floor")
 CHOICES: dict[str, tuple[str, ...]] = {
-    "weights": WEIGHT_DISTRIBUTIONS, "method": METHODS, "device": DEVICE_NAMES, "dtype": DTYPE_NAMES, "hvp": HVP_REQUESTS,
+    "weights": WEIGHT_DISTRIBUTIONS,
+    "method": METHODS,
+    "device": DEVICE_NAMES,
+    "dtype": DTYPE_NAMES,
+    "hvp": HVP_REQUESTS,
+    "norm_mode": NORM_MODES,
 }
 
 
@@ -117,6 +127,7 @@ def _out_of_range(s: Settings) -> list[str]:
         ("chunk_size", s.chunk_size is None or s.chunk_size >= 1, "at least 1"),
         ("batch_size", s.batch_size is None or s.batch_size >= 1, "at least 1"),
         ("batches_per_sample", s.batches_per_sample >= 1, "at least 1"),
+        ("probe_steps", s.probe_steps >= 0, "0 (no probe) or more Adam steps"),
     ]
     out += [f"{name}: expected {what}, found {getattr(s, name)!r}" for name, ok, what in checks if not ok]
     return out
@@ -138,7 +149,9 @@ def parse_yaml_file(path: str | Path, parse: Callable[[str], Any] = yaml.safe_lo
     try:
         text = p.read_text()
     except OSError as exc:
-        raise ConfigError(f"expected a readable YAML file at {str(p)!r}, found {type(exc).__name__}: {exc.strerror or exc}") from exc
+        raise ConfigError(
+            f"expected a readable YAML file at {str(p)!r}, found {type(exc).__name__}: {exc.strerror or exc}"
+        ) from exc
     try:
         return text, parse(text)
     except yaml.YAMLError as exc:
@@ -162,7 +175,9 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def merge_settings(file_values: dict[str, Any], cli_values: dict[str, Any], extra_keys: tuple[str, ...] = ()) -> tuple[Settings, dict[str, Any]]:
+def merge_settings(
+    file_values: dict[str, Any], cli_values: dict[str, Any], extra_keys: tuple[str, ...] = ()
+) -> tuple[Settings, dict[str, Any]]:
     """Combine defaults < file < command line into validated :class:`Settings`.
 
     Args:

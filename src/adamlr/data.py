@@ -52,7 +52,11 @@ def _as_tensor(value: Any, role: str, index: int) -> torch.Tensor:
 
 def _check_batch(batch: Any, index: int) -> Batch:
     if not isinstance(batch, (tuple, list)) or len(batch) != 2:
-        found = f"{type(batch).__name__} of length {len(batch)}" if isinstance(batch, (tuple, list)) else type(batch).__name__
+        found = (
+            f"{type(batch).__name__} of length {len(batch)}"
+            if isinstance(batch, (tuple, list))
+            else type(batch).__name__
+        )
         raise DataError(f"expected each batch to be an (inputs, targets) pair, found {found} at batch {index}")
     inputs = _as_tensor(batch[0], "inputs", index)
     targets = _as_tensor(batch[1], "targets", index)
@@ -84,6 +88,8 @@ class BatchSource:
         n_batches: number of non-empty batches.
         random_access: ``(pick, n)`` when examples can be drawn by index (tensors, a
             map-style Dataset, a DataLoader over one), else ``None``.
+        chunked: whether adamlr split the data into batches (``chunk_size`` on tensors or a
+            Dataset) rather than taking the user's own batches.
 
     Raises:
         DataError: a malformed batch, or no example at all.
@@ -97,6 +103,7 @@ class BatchSource:
         dtype: torch.dtype,
         keep_bytes: int = 2 * 1024**3,
         random_access: tuple[Picker, int] | None = None,
+        chunked: bool = False,
     ) -> None:
         self._make_iterable = make_iterable
         self.description = description
@@ -104,6 +111,7 @@ class BatchSource:
         self.dtype = dtype
         self.keep_bytes = keep_bytes
         self.random_access = random_access
+        self.chunked = chunked
         self._kept: list[Batch] | None = None
         self.n_examples, self.n_batches, self._kept = self._first_pass()
 
@@ -181,13 +189,15 @@ def _picker_for(obj: Any) -> tuple[Picker, int] | None:
         return (lambda idx: (x[idx], y[idx])), int(x.shape[0])
     dataset, collate = obj, default_collate
     if isinstance(obj, DataLoader):
-        dataset, collate = obj.dataset, obj.collate_fn or default_collate
+        dataset, collate = obj.dataset, obj.collate_fn
     if isinstance(dataset, Dataset) and not isinstance(dataset, IterableDataset) and hasattr(dataset, "__len__"):
         return (lambda idx: collate([dataset[int(i)] for i in idx])), len(dataset)
     return None
 
 
-def _iterable_for(obj: Any, factory: Callable[[], Any] | None, name: str, chunk_size: int | None) -> Callable[[], Iterable[Any]]:
+def _iterable_for(
+    obj: Any, factory: Callable[[], Any] | None, name: str, chunk_size: int | None
+) -> Callable[[], Iterable[Any]]:
     if _is_tensor_pair(obj):
         batches = _tensor_pair_batches(obj[0], obj[1], chunk_size)
         return lambda: batches
@@ -237,4 +247,6 @@ def as_batches(
         factory = data
         obj = call_user(data, f"data factory {name}")
     make = _iterable_for(obj, factory, name, chunk_size)
-    return BatchSource(make, name, device, dtype, keep_bytes, random_access=_picker_for(obj))
+    ours = _is_tensor_pair(obj) or (isinstance(obj, Dataset) and not isinstance(obj, IterableDataset))
+    return BatchSource(make, name, device, dtype, keep_bytes, random_access=_picker_for(obj),
+                       chunked=bool(chunk_size) and ours)

@@ -7,8 +7,8 @@ Exit codes:
     0: success.
     1: the user's input or code failed (:class:`InputError` and subclasses).
     2: usage: nonsense options or an invalid configuration (:class:`UsageError`).
-    3: a weight sample did not converge and ``--strict`` was given
-       (:class:`NotConvergedError`).
+    3: under ``--strict``: a weight sample did not converge (:class:`NotConvergedError`),
+       or the probe's loss rose above L(w0) at α (:class:`ProbeRoseError`).
     4: ``adamlr check``: the configured learning rate lies outside the band.
     130: interrupted (Ctrl-C) (:class:`Interrupted`).
 """
@@ -68,29 +68,31 @@ class ConfigError(UsageError):
         super().__init__(message)
 
 
-class NotConvergedError(AdamlrError):
-    """Raised (only under ``strict``) when a spectral-norm solve did not converge.
+class ResultError(AdamlrError):
+    """An error that still carries a result worth reporting.
 
     Attributes:
-        result: the full estimate, so a caller can still report it.
+        result: the estimate (complete, or partial after Ctrl-C; None if nothing finished).
     """
+
+    def __init__(self, message: str, result: object | None = None) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+class NotConvergedError(ResultError):
+    """Raised (only under ``strict``) when a spectral-norm solve did not converge."""
 
     exit_code = 3
 
-    def __init__(self, message: str, result: object | None = None) -> None:
-        super().__init__(message)
-        self.result = result
+
+class ProbeRoseError(ResultError):
+    """Raised (only under ``strict``) when the probe's loss rose above L(w0) at the recommended α."""
+
+    exit_code = 3
 
 
-class Interrupted(AdamlrError):
-    """Ctrl-C during an estimate.
-
-    Attributes:
-        result: a partial result over the finished samples (None if none finished).
-    """
+class Interrupted(ResultError):
+    """Ctrl-C during an estimate; ``result`` is a partial result over the finished samples."""
 
     exit_code = 130
-
-    def __init__(self, message: str, result: object | None = None) -> None:
-        super().__init__(message)
-        self.result = result

@@ -14,11 +14,12 @@ from typing import Any
 
 import torch
 
-from adamlr.algorithm import RunFacts, build_result, run_samples
+from adamlr.algorithm import RunFacts, build_result, recommended_rate, run_samples
 from adamlr.cache import Cache, problem_key
 from adamlr.choices import HvpMode
 from adamlr.config import FIELD_NAMES, Settings
-from adamlr.errors import ConfigError, Interrupted, NotConvergedError
+from adamlr.diagnose import diagnose
+from adamlr.errors import ConfigError, Interrupted, NotConvergedError, ProbeRoseError
 from adamlr.hvp import choose_mode
 from adamlr.problem import Problem, prepare
 from adamlr.progress import Progress
@@ -68,7 +69,7 @@ def estimate(model: Any, data: Any, *, settings: Settings | None = None, progres
     started = time.perf_counter()
     with preserved_rng():
         problem = prepare(model, data, settings.loss, device=settings.device, dtype=settings.dtype,
-                          seed=settings.seed, chunk_size=settings.chunk_size)
+                          seed=settings.seed, chunk_size=settings.chunk_size, norm_mode=settings.norm_mode)
         if cache is None:
             return _compute(problem, settings, progress, started, None, None, {}, [])
         key = problem_key(problem, settings)
@@ -104,7 +105,8 @@ def _compute(problem: Problem, settings: Settings, progress: Progress, started: 
         raise Interrupted(f"interrupted after {len(so_far)} of {settings.samples} samples"
                           + ("; finished samples are journaled, rerun to resume" if cache else ""), partial) from None
     notes = (f"resumed {len(finished)} finished samples from the journal",) if finished else ()
-    result = build_result(problem, settings, initial_loss, samples, mode, _facts(problem, started, notes))
+    diagnostics = diagnose(problem, settings, recommended_rate(settings, initial_loss, samples), mode)
+    result = build_result(problem, settings, initial_loss, samples, mode, _facts(problem, started, notes), diagnostics)
     result = dataclasses.replace(result, warnings=result.warnings + tuple(cache_notes))
     if cache is not None and key is not None:
         path = cache.store(key, result.to_dict())
@@ -139,7 +141,13 @@ def _from_cache(hit: dict[str, Any], cache: Cache, key: str, settings: Settings,
 
 
 def _raise_if_strict(result: EstimateResult, settings: Settings) -> None:
+    if not settings.strict:
+        return
     stalled = [s.index for s in result.samples if not s.converged]
-    if settings.strict and stalled:
+    if stalled:
         raise NotConvergedError(f"expected every sample to converge (--strict), found samples {stalled} not converged",
                                 result)
+    if result.probe is not None and result.probe["verdict"] == "rises":
+        raise ProbeRoseError(f"expected the loss to stay below L(w0) = {result.initial_loss:.4g} during the probe's "
+                             f"{result.probe['steps']} Adam steps at α = {result.lr:.4g} (--strict), found it rose; "
+                             "α is likely too large for this model", result)

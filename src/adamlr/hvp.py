@@ -44,15 +44,23 @@ def _leaves(params: Params) -> Params:
     return {k: v.detach().requires_grad_(True) for k, v in params.items()}
 
 
-def _grad(outputs: Sequence[torch.Tensor], inputs: list[torch.Tensor], grad_outputs: Sequence[torch.Tensor] | None = None,
-          *, create_graph: bool = False, retain_graph: bool | None = None) -> list[torch.Tensor]:
+def _grad(
+    outputs: Sequence[torch.Tensor],
+    inputs: list[torch.Tensor],
+    grad_outputs: Sequence[torch.Tensor] | None = None,
+    *,
+    create_graph: bool = False,
+    retain_graph: bool | None = None,
+) -> list[torch.Tensor]:
     """``torch.autograd.grad`` that treats unused inputs and constant outputs as zero."""
     keep = [i for i, o in enumerate(outputs) if o.requires_grad]
     if not keep:
         return [torch.zeros_like(x) for x in inputs]
     outs = [outputs[i] for i in keep]
     gos = None if grad_outputs is None else [grad_outputs[i] for i in keep]
-    grads = torch.autograd.grad(outs, inputs, gos, create_graph=create_graph, retain_graph=retain_graph, allow_unused=True)
+    grads = torch.autograd.grad(
+        outs, inputs, gos, create_graph=create_graph, retain_graph=retain_graph, allow_unused=True
+    )
     return [torch.zeros_like(x) if g is None else g for g, x in zip(grads, inputs)]
 
 

@@ -1,8 +1,20 @@
 """The training loss as a function of the weights: L(w) = (1/n) Σ_b n_b · loss_b(w).
 
 The user's module is never modified: :func:`working_copy` deep-copies it, moves the copy
-to the target device and dtype and puts it in eval mode, and every evaluation goes
+to the target device and dtype and sets its normalisation mode, and every evaluation goes
 through :func:`torch.func.functional_call` with an explicit parameter dictionary.
+
+Normalisation modes (``--norm-mode``), for networks with BatchNorm:
+
+* ``train`` (default): the loss that training minimises. Each BatchNorm layer normalises
+  with the statistics of the batch being evaluated; L is the size-weighted mean over the
+  batches of the data source (for a DataLoader, the user's own batches, each with its own
+  statistics). The copy's running statistics are never read or updated: its BatchNorm
+  layers are switched to ``track_running_stats=False``, which in train mode normalises
+  with the batch's statistics and passes no running buffers to ``batch_norm``.
+* ``eval``: the running statistics, frozen (what PyHessian and the authors' code use).
+
+Dropout is off in both: a Hessian needs a deterministic loss.
 """
 
 from __future__ import annotations
@@ -15,6 +27,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
+from adamlr.choices import NormMode
 from adamlr.data import BatchSource
 from adamlr.errors import AdamlrError, DataError, InputError, ModelError, NumericalError
 from adamlr.losses import LossFn
@@ -38,25 +51,43 @@ def differs_in_eval(layer: nn.Module) -> bool:
     return False
 
 
-def working_copy(module: nn.Module, device: torch.device, dtype: torch.dtype) -> tuple[nn.Module, list[str]]:
-    """Deep-copy ``module`` to ``device``/``dtype`` in eval mode.
+def batch_statistics_layers(module: nn.Module, norm_mode: NormMode) -> list[nn.modules.batchnorm._NormBase]:
+    """The BatchNorm-like layers that normalise with the evaluated batch's statistics under ``norm_mode``."""
+    norms = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._NormBase)]
+    return norms if norm_mode == "train" else [m for m in norms if not m.track_running_stats]
+
+
+def working_copy(module: nn.Module, device: torch.device, dtype: torch.dtype,
+                 norm_mode: NormMode = "eval") -> tuple[nn.Module, list[str]]:
+    """Deep-copy ``module`` to ``device``/``dtype`` with normalisation in ``norm_mode`` and dropout off.
 
     Returns:
-        The copy, and warnings about layers whose behaviour differs in eval mode.
+        The copy, and notes about the layers whose behaviour the mode decides.
     """
     try:
         work = copy.deepcopy(module)
     except Exception as exc:
         raise ModelError(f"expected a model that copy.deepcopy can copy, found {type(exc).__name__}: {exc}") from exc
     work = work.to(device=device, dtype=dtype).eval()
-    kinds = sorted({type(m).__name__ for m in work.modules() if differs_in_eval(m)})
-    warnings = []
-    if kinds:
-        warnings.append(
-            f"model has {', '.join(kinds)} layers: the Hessian is taken in eval mode "
-            "(running statistics frozen, dropout off), which differs from the training-mode loss"
-        )
-    return work, warnings
+    differing = sorted({type(m).__name__ for m in work.modules() if differs_in_eval(m)})
+    if norm_mode == "train":
+        for layer in batch_statistics_layers(work, "train"):
+            layer.train()
+            layer.track_running_stats = False  # batch statistics; running buffers neither read nor written
+    return work, _mode_notes(work, differing, norm_mode)
+
+
+def _mode_notes(work: nn.Module, differing: list[str], norm_mode: NormMode) -> list[str]:
+    dropout = any(isinstance(m, nn.modules.dropout._DropoutNd) and m.p > 0 for m in work.modules())
+    off = "; Dropout is off, as in eval mode (a Hessian needs a deterministic loss)" if dropout else ""
+    batch_norms = sorted({type(m).__name__ for m in batch_statistics_layers(work, norm_mode)})
+    if norm_mode == "train" and batch_norms:
+        return [f"{', '.join(batch_norms)} layers normalise with each batch's statistics (--norm-mode train: the "
+                f"loss training minimises); their running statistics are never updated{off}"]
+    if norm_mode == "eval" and differing:
+        return [f"model has {', '.join(differing)} layers: the Hessian is taken in eval mode (running statistics "
+                "frozen, dropout off), which differs from the training-mode loss (--norm-mode train)"]
+    return [off[2:].capitalize()] if off else []
 
 
 def trainable_parameters(module: nn.Module) -> Params:

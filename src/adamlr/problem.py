@@ -9,12 +9,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from adamlr.choices import DtypeName
+from adamlr.choices import DtypeName, NormMode
 from adamlr.data import BatchSource, as_batches
 from adamlr.errors import ModelError, UsageError
 from adamlr.loading import call_user, describe, load_object
 from adamlr.losses import LossFn, resolve_loss
-from adamlr.objective import Objective, Params, trainable_parameters, working_copy
+from adamlr.objective import Objective, Params, batch_statistics_layers, trainable_parameters, working_copy
 from adamlr.rng import seed_all
 
 TORCH_DTYPES: dict[DtypeName, torch.dtype] = {"float32": torch.float32, "float64": torch.float64}
@@ -83,13 +83,32 @@ class Problem:
 
 
 def prepare(model: Any, data: Any, loss: str | LossFn, *, device: str, dtype: DtypeName, seed: int,
-            chunk_size: int | None = None) -> Problem:
-    """Build the problem: model under ``seed``, working copy, batches and loss."""
+            chunk_size: int | None = None, norm_mode: NormMode = "train") -> Problem:
+    """Build the problem: model under ``seed``, working copy in ``norm_mode``, batches and loss.
+
+    Raises:
+        UsageError: ``chunk_size`` would change the loss (batch-statistics normalisation).
+    """
     dev = resolve_device(device)
     torch_dtype = TORCH_DTYPES[dtype]
     loss_fn, loss_name = resolve_loss(loss)
     user_model, factory, model_name = build_model(model, seed)
-    work, warnings = working_copy(user_model, dev, torch_dtype)
+    work, warnings = working_copy(user_model, dev, torch_dtype, norm_mode)
     batches = load_batches(data, device=dev, dtype=torch_dtype, chunk_size=chunk_size)
+    warnings += _batch_statistics_notes(work, batches, norm_mode)
     objective = Objective(work, loss_fn, batches, loss_name)
     return Problem(user_model, factory, model_name, objective, trainable_parameters(work), dev, torch_dtype, warnings)
+
+
+def _batch_statistics_notes(work: nn.Module, batches: BatchSource, norm_mode: NormMode) -> list[str]:
+    """What "the batch" is when BatchNorm uses batch statistics; refuse chunks that would change the loss."""
+    if not batch_statistics_layers(work, norm_mode) or batches.n_batches == 1:
+        return []
+    if batches.chunked:
+        raise UsageError(
+            f"expected --chunk-size to leave the loss unchanged, found BatchNorm layers that normalise with each "
+            f"batch's statistics (--norm-mode {norm_mode}), so chunks of the data would change the loss; drop "
+            "--chunk-size, pass a DataLoader whose batches are your training batches, or use --norm-mode eval"
+        )
+    return [f"L(w) is the size-weighted mean over the {batches.n_batches} batches of {batches.description}, each "
+            "normalised with its own statistics, as in training"]

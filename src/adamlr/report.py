@@ -37,19 +37,34 @@ def _facts(r: EstimateResult) -> Table:
         ("α", f"{r.lr:.6g}   = sqrt(2·(L(w0){floor}) / (K̂·T))"),
         ("K̂", f"{r.k_hat:.6g}   max over {len(r.samples)} samples of ‖∇²L(w)‖₂"),
         ("L(w0)", f"{r.initial_loss:.6g}   mean {r.data['loss']} over all {r.data['examples']} examples"),
-        ("T", f"{r.T} {r.horizon_unit}" + ("   (--epochs: the paper counts epochs)" if r.horizon_unit == "epochs" else "   (--steps)")),
+        (
+            "T",
+            f"{r.T} {r.horizon_unit}"
+            + ("   (--epochs: the paper counts epochs)" if r.horizon_unit == "epochs" else "   (--steps)"),
+        ),
         ("model", f"{r.model['name']} ({r.model['class']}, {r.model['parameters']:,} parameters)"),
         ("data", f"{r.data['name']}: {r.data['examples']:,} examples in {r.data['batches']} batch(es)"),
         ("weights", f"{s['weights']} × scale {s['scale']:g}, seed {s['seed']}"),
-        ("solver", f"{s['method']}, tol {s['tol']:g}, max {s['max_iter']} iterations; HVP {r.hvp_mode}"
-                   + (f"; mini-batches of {s['batch_size']} × {s['batches_per_sample']} per sample" if s.get("batch_size") else "; full data")),
+        (
+            "solver",
+            f"{s['method']}, tol {s['tol']:g}, max {s['max_iter']} iterations; HVP {r.hvp_mode}"
+            + (
+                f"; mini-batches of {s['batch_size']} × {s['batches_per_sample']} per sample"
+                if s.get("batch_size")
+                else "; full data"
+            ),
+        ),
         ("device", f"{r.device}, {r.dtype}"),
         ("time", f"{r.seconds:.2f} s, {sum(x.iterations for x in r.samples)} Hessian-vector products"),
         ("memory", f"{human_bytes(r.peak_memory_bytes)} ({r.peak_memory_kind})"),
     ]
     if r.cache:
-        how = (f"hit: stored result returned in {r.cache.get('lookup_seconds', 0):.2f} s (it took {r.seconds:.1f} s to compute)"
-               if r.cache.get("hit") else "stored for the next run")
+        how = (
+            f"hit: stored result returned in {r.cache.get('lookup_seconds', 0):.2f} s "
+            f"(it took {r.seconds:.1f} s to compute)"
+            if r.cache.get("hit")
+            else "stored for the next run"
+        )
         rows.append(("cache", f"{how}; {r.cache['path']}"))
     for key, value in rows:
         t.add_row(key, value)
@@ -73,12 +88,47 @@ def _samples(r: EstimateResult) -> Table:
     return t
 
 
+def _probe_line(probe: dict[str, Any]) -> Text:
+    losses = [x if x is not None else math.inf for x in probe["losses"]]
+    rose = probe["verdict"] == "rises"
+    verdict = Text("RISES", style="bold red") if rose else Text("descends", style="green")
+    return Text.assemble(verdict, f"   {probe['steps']} Adam steps at α from w0: L {probe['initial_loss']:.4g} → "
+                         f"{losses[-1]:.4g} (max {max(losses):.4g}); {probe['seconds']:.2f} s")
+
+
+def _diagnostics(r: EstimateResult) -> Table | None:
+    """Probe verdict, Adam's stability limit and the normalisation share (schema_version 2)."""
+    if r.stability is None and r.probe is None:
+        return None
+    t = Table.grid(padding=(0, 2))
+    t.add_column(style="bold")
+    t.add_column()
+    t.add_row("probe", _probe_line(r.probe) if r.probe else Text("off (--probe-steps 0)", style="dim"))
+    if r.stability is not None:
+        st = r.stability
+        limit = "none (no positive curvature)" if st["lr_limit"] is None else f"{st['lr_limit']:.3g}"
+        ratio = "" if st["ratio"] is None else f"α = {st['ratio']:.3g}× the limit; "
+        t.add_row("stability", f"{ratio}Adam's limit at w0 {limit} = 38/λ_max(P^-½HP^-½), λ_max {st['sharpness']:.4g} "
+                  f"(P after {st['warmup_steps']} steps at {st['warmup_lr']:g}, ε {st['eps']:g}); "
+                  f"{st['seconds']:.2f} s. Information, not a verdict: good rates often start above it")
+    if r.normalized is not None:
+        nz = r.normalized
+        t.add_row("normalised", f"{nz['followed']} of {nz['weight_tensors']} weight tensors feed a normalisation layer"
+                  + ("" if nz["normalized"] else "   (the paper's α held up only where all do)"))
+    return t
+
+
 def render(r: EstimateResult) -> RenderableType:
-    """The human report: headline, facts, per-sample table, warnings."""
+    """The human report: headline, facts, diagnostics, per-sample table, warnings."""
     head = Text.assemble(("Recommended Adam learning rate  ", "bold"), (f"α = {r.lr:.4g}", "bold green"))
     if r.partial:
         head.append(f"   PARTIAL: {len(r.samples)} of {r.settings['samples']} samples", style="bold yellow")
-    parts: list[RenderableType] = [Panel(head, expand=False), _facts(r), _samples(r)]
+    if r.probe is not None and r.probe["verdict"] == "rises":
+        head.append("   probe: the loss ROSE at α", style="bold red")
+    diagnostics = _diagnostics(r)
+    parts: list[RenderableType] = [Panel(head, expand=False), _facts(r)]
+    parts += [diagnostics] if diagnostics is not None else []
+    parts.append(_samples(r))
     for w in r.warnings:
         parts.append(Text(f"warning: {w}", style="yellow"))
     return Group(*parts)
@@ -100,7 +150,7 @@ def to_json(r: EstimateResult | dict[str, Any]) -> str:
     return json.dumps(_finite(r if isinstance(r, dict) else r.to_dict()), indent=2, allow_nan=False)
 
 
-def render_check(c: "CheckResult") -> RenderableType:
+def render_check(c: CheckResult) -> RenderableType:
     """Both numbers, the ratio and the verdict, then the estimate's own report."""
     low, high = c.band
     verdict = (Text("PASS", style="bold green") if c.within else Text("FAIL", style="bold red"))
@@ -115,7 +165,7 @@ def render_check(c: "CheckResult") -> RenderableType:
     return Group(*parts)
 
 
-def github_annotations(c: "CheckResult") -> str:
+def github_annotations(c: CheckResult) -> str:
     """GitHub Actions workflow commands: ::error when outside the band, ::notice otherwise."""
     low, high = c.band
     level = "notice" if c.within else "error"

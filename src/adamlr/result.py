@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,11 @@ class EstimateResult:
         initial_loss: L(w0) over the whole data set.
         T: the horizon; ``horizon_unit`` says whether it counts epochs or steps.
         samples: the per-sample results.
+        probe: ``{steps, lr, losses, initial_loss, verdict, seconds}``: k Adam steps at α from
+            w0; ``verdict`` is ``"rises"`` when the loss went above L(w0) (None: no probe).
+        stability: ``{lr_limit, sharpness, ratio, …}``: Adam's stability limit at w0 and α / limit.
+        normalized: ``{normalized, share, weight_tensors, followed, note}``: how much of the
+            network is followed by a normalisation layer.
     """
 
     lr: float
@@ -72,14 +77,18 @@ class EstimateResult:
     version: str = ""
     partial: bool = False
     cache: dict[str, Any] | None = None
+    probe: dict[str, Any] | None = None
+    stability: dict[str, Any] | None = None
+    normalized: dict[str, Any] | None = None
 
     @property
     def all_converged(self) -> bool:
         return all(s.converged for s in self.samples)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dictionary; its top-level keys are a stable contract (schema_version 1)."""
-        out = {"schema_version": SCHEMA_VERSION}
+        """A JSON-ready dictionary; its top-level keys are a stable contract (schema_version 2 added
+        ``probe``, ``stability`` and ``normalized`` to version 1's keys)."""
+        out: dict[str, Any] = {"schema_version": SCHEMA_VERSION}
         out.update(asdict(self))
         out["samples"] = [
             {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(s).items()} for s in self.samples
@@ -90,7 +99,7 @@ class EstimateResult:
         return out
 
     @staticmethod
-    def from_dict(d: dict[str, Any]) -> "EstimateResult":
+    def from_dict(d: dict[str, Any]) -> EstimateResult:
         """Rebuild a result from :meth:`to_dict`'s output (e.g. a cache entry)."""
         names = {f.name for f in fields(EstimateResult)}
         kw = {k: v for k, v in d.items() if k in names}

@@ -27,7 +27,7 @@ class RichProgress(Progress):
         self.n_samples = self.finished = 0
         self.max_iter = 0
 
-    def __enter__(self) -> "RichProgress":
+    def __enter__(self) -> RichProgress:
         self.bars.__enter__()
         return self
 

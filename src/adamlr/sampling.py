@@ -27,6 +27,7 @@ from adamlr.choices import WEIGHT_DISTRIBUTIONS, WeightDistribution
 from adamlr.errors import ModelError, UsageError
 from adamlr.objective import Params, trainable_parameters
 
+
 def sample_seed(seed: int, index: int, stream: int = 0) -> int:
     """A reproducible 63-bit seed for sample ``index`` of run ``seed``."""
     return (seed * 1_000_003 + index * 7919 + stream * 104_729 + 1) % (2**63 - 1)
@@ -67,7 +68,9 @@ def init_weights(reference: Params, make_model: Callable[[], nn.Module], scale: 
         model = make_model()
     fresh = trainable_parameters(model)
     if list(fresh) != list(reference) or any(fresh[k].shape != reference[k].shape for k in reference):
-        raise ModelError("expected the model factory to build the same architecture on every call, found different parameters")
+        raise ModelError(
+            "expected the model factory to build the same architecture on every call, found different parameters"
+        )
     return {k: (fresh[k].detach() * scale).to(device=reference[k].device, dtype=reference[k].dtype) for k in reference}
 
 
@@ -79,7 +82,9 @@ def reinitializer(factory: Callable[[], nn.Module] | None, instance: nn.Module) 
     def reset_copy() -> nn.Module:
         model = copy.deepcopy(instance)
         if not _reset_all(model):
-            raise ModelError("expected --weights init to find a model factory or modules with reset_parameters(), found neither")
+            raise ModelError(
+                "expected --weights init to find a model factory or modules with reset_parameters(), found neither"
+            )
         return model
 
     return reset_copy

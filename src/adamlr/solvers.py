@@ -60,7 +60,8 @@ def _unit(v: torch.Tensor) -> torch.Tensor:
     norm = torch.linalg.vector_norm(v)
     if norm == 0:
         raise ValueError("the start vector is zero")
-    return v / norm
+    unit: torch.Tensor = v / norm
+    return unit
 
 
 class _Solver:
@@ -88,7 +89,9 @@ class _Solver:
         raise NotImplementedError
 
     def result(self) -> EigenResult:
-        return EigenResult(abs(self.theta), self.theta, self.iterations, self.converged, self.residual, tuple(self.history))
+        return EigenResult(
+            abs(self.theta), self.theta, self.iterations, self.converged, self.residual, tuple(self.history)
+        )
 
 
 class PowerMethod(_Solver):
@@ -107,8 +110,10 @@ class PowerMethod(_Solver):
         if wnorm == 0.0:
             self.theta, self.residual, self.converged = 0.0, 0.0, True
             return
-        self.residual = float(torch.linalg.vector_norm(w - self.theta * v)) / abs(self.theta) if self.theta else math.inf
-        self.converged = self.residual < self.stop
+        self.residual = (
+            float(torch.linalg.vector_norm(w - self.theta * v)) / abs(self.theta) if self.theta else math.inf
+        )
+        self.converged = bool(self.residual < self.stop)
         self.vector = w / wnorm
 
 
@@ -143,7 +148,9 @@ class Lanczos(_Solver):
 
     def _store(self, k: int, q: torch.Tensor) -> None:
         if k > self.basis.shape[0]:  # grow by doubling, up to max_iter rows
-            grown = torch.empty((min(2 * self.basis.shape[0], self.max_iter), q.numel()), dtype=q.dtype, device=q.device)
+            grown = torch.empty(
+                (min(2 * self.basis.shape[0], self.max_iter), q.numel()), dtype=q.dtype, device=q.device
+            )
             grown[: self.basis.shape[0]] = self.basis
             self.basis = grown
         self.basis[k - 1] = q
@@ -165,12 +172,12 @@ class Lanczos(_Solver):
         self.residual = beta * abs(vecs[-1, i]) / scale
         j = len(ritz) - 1 - i
         other = beta * abs(vecs[-1, j])
-        settled = self.which == "largest" or other <= self.stop * scale or abs(ritz[j]) + other < abs(self.theta)
+        settled = bool(self.which == "largest" or other <= self.stop * scale or abs(ritz[j]) + other < abs(self.theta))
         if (self.theta == 0.0 and beta == 0.0) or beta <= 1e-12 * scale:
             self.converged = True  # an invariant subspace: the Ritz values are exact
             self.residual = min(self.residual, beta / scale)
             return
-        self.converged = self.residual < self.stop and settled
+        self.converged = bool(self.residual < self.stop) and settled
         self.betas.append(beta)
         self.vector = w / beta
 
@@ -194,7 +201,9 @@ def _make(method: Method, start: torch.Tensor, tol: float, max_iter: int, which:
     if method == "lanczos":
         return Lanczos(start, tol, max_iter, which)
     if which != "magnitude":
-        raise ValueError(f"method {method!r} finds the largest-magnitude eigenvalue only; use 'lanczos' for which={which!r}")
+        raise ValueError(
+            f"method {method!r} finds the largest-magnitude eigenvalue only; use 'lanczos' for which={which!r}"
+        )
     return SOLVERS[method](start, tol, max_iter)
 
 

@@ -99,3 +99,29 @@ not_callable_thing = 3.5
 
 def smoothed_cross_entropy(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.cross_entropy(outputs, targets, label_smoothing=0.1)
+
+
+def bn_tanh_model() -> nn.Module:
+    """Linear → BatchNorm (running statistics) → tanh → Linear: smooth, so its Hessian is well defined everywhere."""
+    return nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Tanh(), nn.Linear(4, 2))
+
+
+def bn_tanh_data() -> tuple[torch.Tensor, torch.Tensor]:
+    g = _gen(5)
+    return torch.randn(12, 3, generator=g), torch.randint(0, 2, (12,), generator=g)
+
+
+def bn_tanh_loader() -> DataLoader:
+    x, y = bn_tanh_data()
+    return DataLoader(TensorDataset(x, y), batch_size=5, shuffle=False)
+
+
+def no_running_stats_model() -> nn.Module:
+    return nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4, track_running_stats=False), nn.Tanh(), nn.Linear(4, 2))
+
+
+def bn_everywhere_digits() -> nn.Module:
+    """The authors' MLP shape on digits: Linear → BatchNorm(no running stats) → ReLU on every layer, output too."""
+    from sample_models.paper_code import mlp_bn, normal_init_
+
+    return normal_init_(mlp_bn(1, in_features=64, width=256), std=0.04)

@@ -64,22 +64,25 @@ def installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def _dadapt(params):
+def _dadapt(params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
     import dadaptation
 
-    return dadaptation.DAdaptAdam(params, lr=1.0)
+    optimizer: torch.optim.Optimizer = dadaptation.DAdaptAdam(params, lr=1.0)
+    return optimizer
 
 
-def _prodigy(params):
+def _prodigy(params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
     import prodigyopt
 
-    return prodigyopt.Prodigy(params, lr=1.0)
+    optimizer: torch.optim.Optimizer = prodigyopt.Prodigy(params, lr=1.0)
+    return optimizer
 
 
-def _schedulefree(params):
+def _schedulefree(params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
     import schedulefree
 
-    return schedulefree.AdamWScheduleFree(params, lr=BASE_LR, weight_decay=0.0)
+    optimizer: torch.optim.Optimizer = schedulefree.AdamWScheduleFree(params, lr=BASE_LR, weight_decay=0.0)
+    return optimizer
 
 
 OPTIONAL = {

@@ -43,7 +43,9 @@ def _problems(values: dict[str, Any], scheduler_set: str = "default") -> list[st
             out.append(f"schedulers.{name}: expected one of {', '.join(schedulers)}")
             continue
         allowed = list(inspect.signature(schedulers[name]).parameters)[3:]
-        out += [f"schedulers.{name}.{k}: expected one of {', '.join(allowed) or '(none)'}" for k in opts if k not in allowed]
+        out += [
+            f"schedulers.{name}.{k}: expected one of {', '.join(allowed) or '(none)'}" for k in opts if k not in allowed
+        ]
     out += [f"estimate.{k}: unknown estimate setting" for k in (values.get("estimate") or {}) if k not in FIELD_NAMES]
     for key in ("epochs", "batch_size", "samples"):
         v = values.get(key)
@@ -54,7 +56,9 @@ def _problems(values: dict[str, Any], scheduler_set: str = "default") -> list[st
     return out
 
 
-def settings_list(cli: dict[str, Any], preset: str | None, quick: bool, config: Path | None) -> list[tuple[str, CompareSettings]]:
+def settings_list(
+    cli: dict[str, Any], preset: str | None, quick: bool, config: Path | None
+) -> list[tuple[str, CompareSettings]]:
     """Defaults < preset < YAML < flags, validated (every problem listed)."""
     values = {str(k).replace("-", "_"): v for k, v in (read_yaml(config) if config else {}).items()}
     values.update({k: v for k, v in cli.items() if v is not None})
@@ -72,7 +76,10 @@ def settings_list(cli: dict[str, Any], preset: str | None, quick: bool, config: 
         if base is None:
             missing = [k for k in ("model", "data") if not values.get(k)]
             if missing:
-                raise ConfigError("missing inputs", [f"{k}: expected --{k.replace('_', '-')} or a --preset, found none" for k in missing])
+                raise ConfigError(
+                    "missing inputs",
+                    [f"{k}: expected --{k.replace('_', '-')} or a --preset, found none" for k in missing],
+                )
             cs = CompareSettings(**values)
         else:
             cs = dataclasses.replace(base, **values)

@@ -13,8 +13,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from adamlr.data import BatchSource
 from adamlr.compare.training import trainable
+from adamlr.data import BatchSource
 from adamlr.losses import LossFn
 from adamlr.objective import Objective
 
@@ -33,7 +33,8 @@ def lr_range_test(make_model: Callable[[], nn.Module], state: dict[str, torch.Te
     params = trainable(model)
     objective = Objective(model, loss_fn, train, loss_name)
     optimizer = torch.optim.Adam(params.values(), lr=start)
-    pick, n = train.random_access  # type: ignore[misc]
+    assert train.random_access is not None, "the runner only calls this on data with random access"
+    pick, n = train.random_access
     gen = torch.Generator().manual_seed(seed)
     ratio = (end / start) ** (1.0 / (steps - 1))
     lrs: list[float] = []
@@ -45,7 +46,7 @@ def lr_range_test(make_model: Callable[[], nn.Module], state: dict[str, torch.Te
         x, y = train.convert(pick(torch.randperm(n, generator=gen)[: min(batch_size, n)]))
         optimizer.zero_grad(set_to_none=True)
         loss = objective.batch_loss(params, x, y)
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]
         optimizer.step()
         value = float(loss.detach())
         if not math.isfinite(value):

@@ -43,7 +43,9 @@ def ranking(results: dict[str, Any]) -> RenderableType:
     table.add_column("family")
     for _, header, _ in COLUMNS:
         table.add_column(header, justify="right")
-    order = sorted(summary, key=lambda a: (summary[a]["diverged"] > 0, summary[a]["final_grad_norm"]["mean"] or float("inf")))
+    order = sorted(
+        summary, key=lambda a: (summary[a]["diverged"] > 0, summary[a]["final_grad_norm"]["mean"] or float("inf"))
+    )
     for arm in order:
         s = summary[arm]
         cells = []

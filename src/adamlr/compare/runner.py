@@ -15,6 +15,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from adamlr.choices import DtypeName
 from adamlr.compare.arms import Arm, optional_arms, paper_arms
 from adamlr.compare.range_test import lr_range_test
 from adamlr.compare.training import RunResult, TrainSpec, train
@@ -59,7 +60,7 @@ class CompareSettings:
     arms: str = "all"
     samples: int = 10
     device: str = "auto"
-    dtype: str = "float32"
+    dtype: DtypeName = "float32"
     schedulers: dict[str, dict[str, Any]] = field(default_factory=dict)
     scheduler_set: Literal["default", "paper-code"] = "default"
     estimate_options: dict[str, Any] = field(default_factory=dict)
@@ -103,7 +104,8 @@ def _select(arms: list[Arm], spec: str) -> list[Arm]:
     return [a for a in arms if a.family in families or a.name in names]
 
 
-def _alpha(cs: CompareSettings, seed: int, out: Path, force: bool, progress: CompareProgress) -> tuple[float, dict]:
+def _alpha(cs: CompareSettings, seed: int, out: Path, force: bool, progress: CompareProgress
+           ) -> tuple[float, dict[str, Any]]:
     """adamlr's α for this seed: --lr, the saved estimate, or a fresh estimate (saved)."""
     if cs.lr is not None:
         return cs.lr, {"lr": cs.lr, "source": "--lr"}
@@ -123,7 +125,9 @@ def _copier(module: nn.Module) -> Callable[[], nn.Module]:
     return lambda: copy.deepcopy(module)
 
 
-def run_compare(cs: CompareSettings, out: Path, force: bool = False, progress: CompareProgress | None = None) -> dict[str, Any]:
+def run_compare(
+    cs: CompareSettings, out: Path, force: bool = False, progress: CompareProgress | None = None
+) -> dict[str, Any]:
     """Train every selected arm for every seed; returns the aggregated results (also written to ``out``).
 
     The caller's global RNG states are restored afterwards (see :func:`adamlr.rng.preserved_rng`).
@@ -149,7 +153,9 @@ def _run_compare(cs: CompareSettings, out: Path, force: bool, progress: CompareP
         state = {k: v.detach().clone() for k, v in module.state_dict().items()}
         make = factory or _copier(module)
         alpha, estimates[seed] = _alpha(cs, seed, out, force, progress)
-        spec = TrainSpec(make, state, train_data, test_data, loss_fn, loss_name, cs.epochs, cs.batch_size, device, dtype)
+        spec = TrainSpec(
+            make, state, train_data, test_data, loss_fn, loss_name, cs.epochs, cs.batch_size, device, dtype
+        )
         arms = paper_arms(alpha, cs.epochs, cs.schedulers, scheduler_set=cs.scheduler_set)
         if cs.arms in ("all", "optional") or "lr_range_test" in cs.arms:
             with preserved_rng():
@@ -201,7 +207,8 @@ def _summary(runs: list[RunResult]) -> dict[str, Any]:
     }
 
 
-def aggregate(cs: CompareSettings, runs: list[RunResult], estimates: dict, out: Path, loss_name: str) -> dict[str, Any]:
+def aggregate(cs: CompareSettings, runs: list[RunResult], estimates: dict[int, dict[str, Any]], out: Path,
+              loss_name: str) -> dict[str, Any]:
     by_arm: dict[str, list[RunResult]] = {}
     for r in runs:
         by_arm.setdefault(r.arm, []).append(r)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from adamlr.compare.arms import Arm
-from adamlr.data import BatchSource
+from adamlr.data import Batch, BatchSource
 from adamlr.losses import LossFn
 from adamlr.objective import Objective, Params, differs_in_eval
 
@@ -50,7 +50,7 @@ class RunResult:
                 "note": self.note, "records": [asdict(r) for r in self.records]}
 
     @staticmethod
-    def from_dict(d: dict[str, Any]) -> "RunResult":
+    def from_dict(d: dict[str, Any]) -> RunResult:
         return RunResult(d["arm"], d["family"], d["seed"], tuple(EpochRecord(**r) for r in d["records"]),
                          d["diverged"], d.get("note", ""))
 
@@ -104,8 +104,10 @@ class TrainSpec:
     dtype: torch.dtype
 
 
-def _mini_batches(spec: TrainSpec, generator: torch.Generator):
-    pick, n = spec.train.random_access  # type: ignore[misc]
+def _mini_batches(spec: TrainSpec, generator: torch.Generator) -> Iterator[Batch]:
+    """One epoch of shuffled mini-batches (the runner checked that the data has random access)."""
+    assert spec.train.random_access is not None
+    pick, n = spec.train.random_access
     order = torch.randperm(n, generator=generator)
     for i in range(0, n, spec.batch_size or n):
         x, y = pick(order[i : i + (spec.batch_size or n)])
@@ -121,7 +123,7 @@ def train(arm: Arm, spec: TrainSpec, seed: int, on_epoch: Callable[[int], None] 
     params = trainable(model)
     objective = Objective(model, spec.loss_fn, spec.train, spec.loss_name)
     test = objective.on(spec.test) if spec.test is not None else None
-    optimizer = arm.optimizer(list(params.values()))
+    optimizer = arm.optimizer([p for p in model.parameters() if p.requires_grad])  # the same tensors as ``params``
     generator = torch.Generator().manual_seed(seed)
     records: list[EpochRecord] = []
     started = time.perf_counter()
@@ -146,7 +148,8 @@ def train(arm: Arm, spec: TrainSpec, seed: int, on_epoch: Callable[[int], None] 
         else:
             for x, y in _mini_batches(spec, generator):
                 optimizer.zero_grad(set_to_none=True)
-                objective.batch_loss(params, x, y).backward()
+                loss_b = objective.batch_loss(params, x, y)
+                loss_b.backward()  # type: ignore[no-untyped-call]
                 optimizer.step()
     return RunResult(arm.name, arm.family, seed, tuple(records), False)
 

@@ -55,20 +55,26 @@ class ProbeResult:
         return out
 
 
-def probe(objective: Objective, params: Params, lr: float, *, steps: int = 10, betas: tuple[float, float] = (0.9, 0.999),
-          eps: float = 1e-8, batches: Iterable[Batch] | None = None) -> ProbeResult:
+def probe(
+    objective: Objective,
+    params: Params,
+    lr: float,
+    *,
+    steps: int = 10,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    batches: Iterable[Batch] | None = None,
+) -> ProbeResult:
     """Run ``steps`` Adam steps at ``lr`` from ``params`` and watch the full-data loss.
 
     Adam is ``torch.optim.Adam``'s update (see :func:`adamlr.diagnostics.adam.adam_update`),
     started from zero moments, applied functionally: ``params`` is never modified. The loss
-    is the Objective's, so BatchNorm and Dropout run in eval mode (running statistics
-    frozen): on such nets the probe follows the eval-mode loss, not the training-mode one.
+    is the Objective's, in its normalisation mode (``--norm-mode``, see :mod:`adamlr.objective`):
+    by default BatchNorm uses each batch's statistics, as in training; dropout is off.
 
     * ``batches=None``: full-batch Adam, w_t = w_{t−1} − Adam(∇L(w_{t−1})). The loss L(w_t)
       comes with the gradient taken at w_t for the next step, so the cost is ``steps``
-      full-data gradients plus one loss evaluation (at w_steps), plus the L(w0) of
-      ``Objective.value`` that precedes them (it also fills in the data size that
-      ``weighted_losses`` needs).
+      full-data gradients plus two loss evaluations (L(w0), and L(w_steps)).
     * ``batches`` given (the user's first batches, ``(inputs, targets)`` each): one step per
       batch on that batch's mean loss, for at most ``steps`` batches; L(w_t) is then a
       separate full-data evaluation after each step, so the cost is ``steps`` batch

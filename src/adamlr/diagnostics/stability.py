@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from adamlr.choices import HvpMode
 from adamlr.diagnostics.adam import AdamSettings, adam_update, full_gradient, zero_moments
 from adamlr.hvp import HessianOperator
 from adamlr.objective import Objective, Params
@@ -74,7 +75,6 @@ def adam_preconditioner(objective: Objective, params: Params, adam: AdamSettings
     P_t = (1 − β₁ᵗ)·(sqrt(v_t / (1 − β₂ᵗ)) + ε), elementwise, so that Adam's step is
     w_{t+1} = w_t − η·P_t^{-1} m_t (Cohen et al. 2022; m_t without bias correction).
     """
-    objective.value(params)  # weighted_losses needs the data size that value() fills in
     current, moments = params, zero_moments(params)
     for _ in range(steps):
         _, grads = full_gradient(objective, current)
@@ -85,16 +85,15 @@ def adam_preconditioner(objective: Objective, params: Params, adam: AdamSettings
 
 
 def preconditioned_sharpness(objective: Objective, params: Params, preconditioner: Params, *, tol: float = 1e-3,
-                             max_iter: int = 100, seed: int = 0) -> EigenResult:
+                             max_iter: int = 100, seed: int = 0, mode: HvpMode = "cached") -> EigenResult:
     """λ_max(P^{-1/2} H P^{-1/2}) with H = ∇²L(params), by Lanczos on v ↦ P^{-1/2} H (P^{-1/2} v).
 
     The operator is symmetric, so Lanczos applies; the largest *algebraic* eigenvalue is
     wanted (a large negative curvature does not make Adam unstable along its direction).
-    H is taken as ``HessianOperator`` takes it (eval mode: BatchNorm on running statistics).
+    H is taken as ``HessianOperator`` takes it (in the Objective's ``--norm-mode``).
     The start vector is standard normal from ``seed``.
     """
-    objective.value(params)  # weighted_losses needs the data size that value() fills in
-    operator = HessianOperator(objective, params, mode="cached")
+    operator = HessianOperator(objective, params, mode=mode)
     try:
         names = operator.layout.names
         like = params[names[0]]
@@ -108,7 +107,7 @@ def preconditioned_sharpness(objective: Objective, params: Params, preconditione
 
 def adam_stability(objective: Objective, params: Params, lr: float | None = None, *, warmup_steps: int = 10,
                    warmup_lr: float = 1e-7, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                   tol: float = 1e-3, max_iter: int = 100, seed: int = 0) -> StabilityResult:
+                   tol: float = 1e-3, max_iter: int = 100, seed: int = 0, mode: HvpMode = "cached") -> StabilityResult:
     """Adam's stability limit at w0: η_limit = (2 + 2β₁)/((1 − β₁)·λ_max(P^{-1/2} H P^{-1/2})).
 
     H = ∇²L(w0); P is Adam's diagonal preconditioner P_t = (1 − β₁ᵗ)(sqrt(v_t/(1 − β₂ᵗ)) + ε)
@@ -123,8 +122,7 @@ def adam_stability(objective: Objective, params: Params, lr: float | None = None
     (design.md: Adam runs above it and settles). The probe is the verdict.
 
     Cost: ``warmup_steps`` full-data gradients, one gradient graph, up to ``max_iter``
-    Hessian-vector products, and two loss evaluations (``Objective.value``, which
-    ``weighted_losses`` needs first today).
+    Hessian-vector products.
 
     Args:
         objective: the full-data loss L.
@@ -137,12 +135,14 @@ def adam_stability(objective: Objective, params: Params, lr: float | None = None
         tol: the eigen-solve's relative tolerance (see :mod:`adamlr.solvers`).
         max_iter: most Hessian-vector products.
         seed: the start vector's seed.
+        mode: how the Hessian-vector products are computed (see :mod:`adamlr.hvp`).
     """
     if warmup_steps < 1 or not eps > 0:
         raise ValueError(f"expected warmup_steps >= 1 and eps > 0, found {warmup_steps} and {eps}")
     started = time.perf_counter()
     preconditioner = adam_preconditioner(objective, params, AdamSettings(warmup_lr, betas, eps), warmup_steps)
-    solved = preconditioned_sharpness(objective, params, preconditioner, tol=tol, max_iter=max_iter, seed=seed)
+    solved = preconditioned_sharpness(objective, params, preconditioner, tol=tol, max_iter=max_iter, seed=seed,
+                                      mode=mode)
     limit = stability_limit(solved.eigenvalue, betas[0])
     return StabilityResult(limit, solved.eigenvalue, None if lr is None else lr / limit, warmup_steps, warmup_lr, eps,
                            solved.iterations, solved.converged, time.perf_counter() - started)
