@@ -34,3 +34,12 @@ def test_hvp_cost_benchmark_small():
         "2",
     )
     assert re.search(r"hvp cached\s+[\d.]+ ms\s+[\d.]+ × gradient", text)
+
+
+@pytest.mark.slow
+def test_recommend_benchmark_quick(tmp_path):
+    out, figure = tmp_path / "recommend.json", tmp_path / "recommend.png"
+    text = run("benchmarks/recommend.py", "--quick", "--out", str(out), "--figure", str(figure))
+    assert "### α_rule / α*" in text and "### Summary: holdout setups" in text
+    assert re.search(r"^\| paper\s+\| [\d.]+\s+\| \d+/4\s+\| \d+/4 ", text, re.M)  # the paper's summary row
+    assert out.is_file() and (figure.is_file() or "no figure: matplotlib" in text)

@@ -1,0 +1,28 @@
+"""How good is a recommended rate? A benchmark against the best constant Adam rate of a grid search.
+
+>>> from adamlr.recommend import run_benchmark, select_setups
+>>> result = run_benchmark(select_setups(["lsq"], epochs=20))  # doctest: +SKIP
+>>> result.summary("all", "paper").within_3x  # doctest: +SKIP
+"""
+
+from adamlr.recommend.fitted import FittedRule
+from adamlr.recommend.grid import GRID_RATES, GridResult, RunOutcome, best_outcome, grid_search
+from adamlr.recommend.result import BenchmarkResult, SetupResult
+from adamlr.recommend.rules import RULES, RuleRate, compute_rules
+from adamlr.recommend.run import run_benchmark
+from adamlr.recommend.score import RuleScore, RuleSummary, regret, summarize
+from adamlr.recommend.setups import (
+    QUICK_EPOCHS,
+    QUICK_SETUPS,
+    SETUPS,
+    PreparedSetup,
+    Setup,
+    prepare_setup,
+    select_setups,
+)
+
+__all__ = [
+    "GRID_RATES", "QUICK_EPOCHS", "QUICK_SETUPS", "RULES", "SETUPS", "BenchmarkResult", "FittedRule", "GridResult",
+    "PreparedSetup", "RuleRate", "RuleScore", "RuleSummary", "RunOutcome", "Setup", "SetupResult", "best_outcome",
+    "compute_rules", "grid_search", "prepare_setup", "regret", "run_benchmark", "select_setups", "summarize",
+]
