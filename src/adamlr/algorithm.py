@@ -170,7 +170,7 @@ def build_result(problem: Problem, settings: Settings, initial_loss: float, samp
     horizon, unit = settings.horizon
     lr = recommended_lr(initial_loss, k_hat, horizon, settings.loss_floor)
     batches = problem.objective.batches
-    found = diagnostics.to_dicts() if diagnostics else {"probe": None, "stability": None, "normalized": None}
+    found = diagnostics.to_dicts() if diagnostics else {}
     return EstimateResult(
         lr=lr, k_hat=k_hat, initial_loss=initial_loss, T=horizon, horizon_unit=unit, loss_floor=settings.loss_floor,
         samples=samples, settings=settings.to_dict(),
@@ -194,7 +194,8 @@ def _diagnostic_warnings(diagnostics: Diagnostics | None) -> list[str]:
         worst = losses.index(max(losses))
         out.append(f"the probe ROSE: {probe.steps} Adam steps at α = {probe.lr:.3g} from w0 took the loss from "
                    f"{probe.initial_loss:.4g} to {losses[worst]:.4g} at step {worst + 1}; a run at α will likely "
-                   "blow up at the start (try a smaller rate, check it with `adamlr compare`)")
+                   f"blow up at the start (--rule probe_halving gives {diagnostics.halving.rate:.3g}, the first "
+                   "halving of α whose probe descended; check a rate with `adamlr compare`)")
     if not norm.normalized:
         out.append(f"{norm.followed} of {norm.weight_tensors} weight tensors feed a normalisation layer: the paper's α "
                    "held up in our runs only where every layer, output included, was batch-normalised "

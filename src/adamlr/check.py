@@ -49,7 +49,8 @@ class CheckResult:
     def to_dict(self) -> dict[str, Any]:
         return {"schema_version": 1, "config": self.config, "lr_key": self.lr_key, "configured_lr": self.configured_lr,
                 "recommended_lr": self.recommended_lr, "ratio": self.ratio, "band": list(self.band),
-                "within_band": self.within, "written": self.written, "estimate": self.estimate.to_dict()}
+                "within_band": self.within, "written": self.written, "rule": self.estimate.rule,
+                "estimate": self.estimate.to_dict()}
 
 
 def _node_at(root: yaml.Node, key_path: str, path: Path) -> yaml.ScalarNode:
@@ -117,7 +118,7 @@ def section(path: str | Path, name: str) -> dict[str, Any]:
 def verdict(config: str, lr_key: str, configured: float, result: EstimateResult, band: tuple[float, float],
             written: bool) -> CheckResult:
     low, high = band
-    alpha = result.lr
+    alpha = result.recommended_lr  # the paper's α unless --rule picked another rule
     return CheckResult(config, lr_key, configured, alpha, configured / alpha, band,
                        low * alpha <= configured <= high * alpha, written, result)
 

@@ -34,6 +34,10 @@ NormMode = Literal["train", "eval"]
 """Which loss the Hessian is of, for networks with BatchNorm: with each batch's statistics
 (``train``, the loss training minimises) or with the running statistics (``eval``)."""
 
+Rule = Literal["paper", "probe_halving"]
+"""Which rate a report recommends: the paper's α, or α halved until a 10-step probe descends
+(measured better on the benchmark of docs/recommendation.md)."""
+
 Which = Literal["magnitude", "largest"]
 """Which eigenvalue a solve returns: largest magnitude max |λ| (the spectral norm) or largest algebraic max λ."""
 
@@ -44,5 +48,6 @@ WEIGHT_DISTRIBUTIONS: tuple[WeightDistribution, ...] = get_args(WeightDistributi
 DTYPE_NAMES: tuple[DtypeName, ...] = get_args(DtypeName)
 EIGEN_TARGETS: tuple[Which, ...] = get_args(Which)
 NORM_MODES: tuple[NormMode, ...] = get_args(NormMode)
+RULE_NAMES: tuple[Rule, ...] = get_args(Rule)
 DEVICE_NAMES = ("auto", "cpu", "cuda")
 """Device names besides ``cuda:N``."""

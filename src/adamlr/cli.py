@@ -174,6 +174,14 @@ ProbeSteps = Annotated[
         "0 turns the probe off (default 10).",
     ),
 ]
+RuleOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--rule",
+        help="paper (default): the paper's α; probe_halving: α halved until a 10-step probe descends (better on "
+        "docs/recommendation.md's benchmark). Both are always reported; this picks the recommended one.",
+    ),
+]
 Strict = Annotated[
     Optional[bool],
     typer.Option("--strict/--no-strict", help="Exit 3 when a sample did not converge or the probe's loss rose."),
@@ -225,6 +233,7 @@ def estimate_command(
     batches_per_sample: PerSample = None,
     norm_mode: NormMode = None,
     probe_steps: ProbeSteps = None,
+    rule: RuleOption = None,
     config: Config = None,
     strict: Strict = None,
     cache_dir_: CacheDir = None,
@@ -238,10 +247,31 @@ def estimate_command(
     Results are cached by a fingerprint of model, initial weights, data, loss, settings and
     versions; finished samples are journaled, so an interrupted run resumes where it stopped.
     """
-    cli = dict(model=model, data=data, epochs=epochs, steps=steps, loss=loss, samples=samples, weights=weights,
-               scale=scale, method=method, tol=tol, max_iter=max_iter, seed=seed, device=device, dtype=dtype,
-               loss_floor=loss_floor, hvp=hvp, chunk_size=chunk_size, batch_size=batch_size,
-               batches_per_sample=batches_per_sample, norm_mode=norm_mode, probe_steps=probe_steps, strict=strict)
+    cli = dict(
+        model=model,
+        data=data,
+        epochs=epochs,
+        steps=steps,
+        loss=loss,
+        samples=samples,
+        weights=weights,
+        scale=scale,
+        method=method,
+        tol=tol,
+        max_iter=max_iter,
+        seed=seed,
+        device=device,
+        dtype=dtype,
+        loss_floor=loss_floor,
+        hvp=hvp,
+        chunk_size=chunk_size,
+        batch_size=batch_size,
+        batches_per_sample=batches_per_sample,
+        norm_mode=norm_mode,
+        probe_steps=probe_steps,
+        rule=rule,
+        strict=strict,
+    )
     with errors_to_exit(debug):
         settings, inputs = settings_from(config, cli)
         store = None if no_cache else Cache(cache_dir(cache_dir_))
@@ -358,6 +388,7 @@ def check_command(
     device: Device = None,
     loss: Loss = None,
     norm_mode: NormMode = None,
+    rule: RuleOption = None,
     band: Annotated[str, typer.Option(help="Pass when low·α ≤ lr ≤ high·α.")] = "0.1,10",
     section: Annotated[
         str, typer.Option(help="Section of the same YAML with model, data and estimate settings.")
@@ -388,7 +419,7 @@ def check_command(
         configured = read_lr(config, lr_key)
         cli = dict(
             model=model, data=data, epochs=epochs, steps=steps, samples=samples, seed=seed, device=device, loss=loss,
-            norm_mode=norm_mode,
+            norm_mode=norm_mode, rule=rule,
         )
         settings, inputs = settings_from(None, cli, read_section(config, section))
         store = None if no_cache else Cache(cache_dir(cache_dir_))
@@ -396,7 +427,7 @@ def check_command(
             result = estimate(inputs["model"], inputs["data"], settings=settings, progress=progress, cache=store)
         _warn_if_probe_rose(result)
         if write:
-            write_lr(config, lr_key, result.lr)
+            write_lr(config, lr_key, result.recommended_lr)
             configured = read_lr(config, lr_key)
         outcome = verdict(str(config), lr_key, configured, result, limits, write)
         if fmt == "json":

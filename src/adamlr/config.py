@@ -19,12 +19,14 @@ from adamlr.choices import (
     HVP_REQUESTS,
     METHODS,
     NORM_MODES,
+    RULE_NAMES,
     WEIGHT_DISTRIBUTIONS,
     DtypeName,
     HorizonUnit,
     HvpRequest,
     Method,
     NormMode,
+    Rule,
     WeightDistribution,
 )
 from adamlr.errors import ConfigError
@@ -53,6 +55,7 @@ class Settings:
     batches_per_sample: int = 1
     norm_mode: NormMode = "train"
     probe_steps: int = 10
+    rule: Rule = "paper"
     strict: bool = False
 
     def __post_init__(self) -> None:
@@ -86,6 +89,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "dtype": DTYPE_NAMES,
     "hvp": HVP_REQUESTS,
     "norm_mode": NORM_MODES,
+    "rule": RULE_NAMES,
 }
 
 

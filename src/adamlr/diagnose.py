@@ -11,6 +11,10 @@
   settles.
 * **normalized**: the share of weight tensors followed by a normalisation layer; the
   paper's α held up in our runs only where every layer, output included, was normalised.
+* **rules**: the paper's α and ``probe_halving`` (α halved until a 10-step full-batch probe
+  descends), which measured better on docs/recommendation.md's benchmark (within 3× of the
+  grid's best rate on 8 of 11 setups against the paper's 4). ``--rule`` picks the one a
+  report recommends; ``lr`` stays the paper's α.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from adamlr.config import Settings
 from adamlr.data import Batch
 from adamlr.diagnostics import NormalizationInfo, ProbeResult, StabilityResult, adam_stability, normalization_share
 from adamlr.diagnostics import probe as adam_probe
+from adamlr.diagnostics.probe import HALVING_STEPS, HalvingResult, halve_until_descends
 from adamlr.problem import Problem
 from adamlr.sampling import sample_seed
 
@@ -40,11 +45,14 @@ class Diagnostics:
     probe: ProbeResult | None
     stability: StabilityResult
     normalization: NormalizationInfo
+    halving: HalvingResult
 
-    def to_dicts(self) -> dict[str, dict[str, Any] | None]:
-        """The result's JSON keys ``probe``, ``stability`` and ``normalized``."""
+    def to_dicts(self) -> dict[str, Any]:
+        """The result's JSON keys ``probe``, ``stability``, ``normalized``, ``rules`` and ``probe_halving``."""
         return {"probe": self.probe.to_dict() if self.probe else None, "stability": self.stability.to_dict(),
-                "normalized": self.normalization.to_dict()}
+                "normalized": self.normalization.to_dict(),
+                "rules": {"paper": self.halving.start, "probe_halving": self.halving.rate},
+                "probe_halving": self.halving.to_dict()}
 
 
 def _probe_batches(problem: Problem, settings: Settings) -> list[Batch]:
@@ -72,4 +80,6 @@ def diagnose(problem: Problem, settings: Settings, lr: float, mode: HvpMode) -> 
     stability = adam_stability(objective, w0, lr, warmup_steps=WARMUP_STEPS, warmup_lr=WARMUP_LR, tol=settings.tol,
                                max_iter=settings.max_iter, seed=sample_seed(settings.seed, 1, stream=PROBE_STREAM),
                                mode=mode)
-    return Diagnostics(probed, stability, normalization_share(problem.objective.module))
+    full_batch_probe = probed if probed is not None and not settings.batch_size else None
+    halving = halve_until_descends(objective, w0, lr, first=full_batch_probe, steps=HALVING_STEPS)
+    return Diagnostics(probed, stability, normalization_share(problem.objective.module), halving)

@@ -111,6 +111,13 @@ def _diagnostics(r: EstimateResult) -> Table | None:
         t.add_row("stability", f"{ratio}Adam's limit at w0 {limit} = 38/λ_max(P^-½HP^-½), λ_max {st['sharpness']:.4g} "
                   f"(P after {st['warmup_steps']} steps at {st['warmup_lr']:g}, ε {st['eps']:g}); "
                   f"{st['seconds']:.2f} s. Information, not a verdict: good rates often start above it")
+    if r.rules is not None and r.probe_halving is not None:
+        ph = r.probe_halving
+        how = (f"{ph['halvings']} halving(s) of α until a 10-step probe descended" if ph["descended"]
+               else f"no probe descended in {ph['halvings']} halvings")
+        chosen = {name: (" ◀" if name == r.rule else "") for name in r.rules}
+        t.add_row("rules", f"paper {r.rules['paper']:.4g}{chosen['paper']};  probe_halving "
+                  f"{r.rules['probe_halving']:.4g}{chosen['probe_halving']} ({how}; {ph['seconds']:.2f} s)")
     if r.normalized is not None:
         nz = r.normalized
         t.add_row("normalised", f"{nz['followed']} of {nz['weight_tensors']} weight tensors feed a normalisation layer"
@@ -120,7 +127,11 @@ def _diagnostics(r: EstimateResult) -> Table | None:
 
 def render(r: EstimateResult) -> RenderableType:
     """The human report: headline, facts, diagnostics, per-sample table, warnings."""
-    head = Text.assemble(("Recommended Adam learning rate  ", "bold"), (f"α = {r.lr:.4g}", "bold green"))
+    if r.rule == "paper":
+        head = Text.assemble(("Recommended Adam learning rate  ", "bold"), (f"α = {r.lr:.4g}", "bold green"))
+    else:
+        head = Text.assemble(("Recommended Adam learning rate  ", "bold"), (f"{r.recommended_lr:.4g}", "bold green"),
+                             f"  (--rule {r.rule}; the paper's α = {r.lr:.4g})")
     if r.partial:
         head.append(f"   PARTIAL: {len(r.samples)} of {r.settings['samples']} samples", style="bold yellow")
     if r.probe is not None and r.probe["verdict"] == "rises":

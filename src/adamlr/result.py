@@ -55,6 +55,8 @@ class EstimateResult:
         stability: ``{lr_limit, sharpness, ratio, …}``: Adam's stability limit at w0 and α / limit.
         normalized: ``{normalized, share, weight_tensors, followed, note}``: how much of the
             network is followed by a normalisation layer.
+        rules: ``{name: rate}``: the paper's α and ``probe_halving``'s rate.
+        probe_halving: ``{rate, start, halvings, descended, seconds}``.
     """
 
     lr: float
@@ -80,6 +82,18 @@ class EstimateResult:
     probe: dict[str, Any] | None = None
     stability: dict[str, Any] | None = None
     normalized: dict[str, Any] | None = None
+    rules: dict[str, float] | None = None
+    probe_halving: dict[str, Any] | None = None
+
+    @property
+    def rule(self) -> str:
+        """The rule whose rate this result recommends (``--rule``; the paper's by default)."""
+        return str(self.settings.get("rule", "paper"))
+
+    @property
+    def recommended_lr(self) -> float:
+        """The rate of :attr:`rule` (the paper's α when the rules were not computed, e.g. a partial result)."""
+        return (self.rules or {}).get(self.rule, self.lr)
 
     @property
     def all_converged(self) -> bool:
@@ -87,7 +101,8 @@ class EstimateResult:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dictionary; its top-level keys are a stable contract (schema_version 2 added
-        ``probe``, ``stability`` and ``normalized`` to version 1's keys)."""
+        ``probe``, ``stability``, ``normalized``, ``rules``, ``probe_halving``, ``rule`` and
+        ``recommended_lr`` to version 1's keys)."""
         out: dict[str, Any] = {"schema_version": SCHEMA_VERSION}
         out.update(asdict(self))
         out["samples"] = [
@@ -96,6 +111,8 @@ class EstimateResult:
         out["warnings"] = list(self.warnings)
         out["all_converged"] = self.all_converged
         out["hvp_total"] = sum(s.iterations for s in self.samples)
+        out["rule"] = self.rule
+        out["recommended_lr"] = self.recommended_lr
         return out
 
     @staticmethod

@@ -30,10 +30,6 @@ from adamlr.errors import UsageError
 from adamlr.estimate import estimate
 from adamlr.recommend.setups import PreparedSetup
 
-PROBE_STEPS = 10  # design.md's candidate rule; fixed before the benchmark, never tuned on it
-PROBE_FACTOR = 0.5
-PROBE_MAX_HALVINGS = 40
-
 
 @dataclass(frozen=True)
 class RuleRate:
@@ -97,18 +93,14 @@ def stability_rule(prepared: PreparedSetup, earlier: Mapping[str, RuleRate]) -> 
 
 def probe_halving_rule(prepared: PreparedSetup, earlier: Mapping[str, RuleRate]) -> RuleRate:
     """Halve the paper's α until a 10-step full-batch probe from w0 descends (never above L(w0))."""
-    from adamlr.diagnostics.probe import probe
+    from adamlr.diagnostics.probe import halve_until_descends
 
     problem = prepared.problem
-    start = earlier["paper"].rate
-    started = time.perf_counter()
-    rate = start
-    for halvings in range(PROBE_MAX_HALVINGS + 1):
-        if probe(problem.objective, problem.initial_params, rate, steps=PROBE_STEPS).verdict == "descends":
-            return RuleRate(rate, time.perf_counter() - started, {"start": start, "halvings": halvings})
-        rate *= PROBE_FACTOR
-    return RuleRate(rate, time.perf_counter() - started,
-                    {"start": start, "halvings": PROBE_MAX_HALVINGS, "note": "never descended"})
+    found = halve_until_descends(problem.objective, problem.initial_params, earlier["paper"].rate)
+    details: dict[str, Any] = {"start": found.start, "halvings": found.halvings}
+    if not found.descended:
+        details["note"] = "never descended"
+    return RuleRate(found.rate, found.seconds, details)
 
 
 RULES: dict[str, RuleFn] = {
