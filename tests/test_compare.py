@@ -11,7 +11,6 @@ from adamlr.cli import app
 from adamlr.compare import schedules as S
 from adamlr.compare.arms import paper_arms
 from adamlr.compare.runner import CompareProgress, CompareSettings, run_compare
-from adamlr.compare.training import full_gradient
 from adamlr.data import as_batches
 from tests.assets import factories as f
 
@@ -60,7 +59,7 @@ def test_full_gradient_norm_matches_direct_computation():
     from adamlr.objective import Objective
 
     objective = Objective(model, torch.nn.functional.cross_entropy, source, "cross_entropy")
-    loss, grads = full_gradient(objective, trainable(model))
+    loss, grads = objective.loss_and_gradient(trainable(model))
     direct = torch.nn.functional.cross_entropy(model(x.double()), y)
     expected = torch.autograd.grad(direct, list(model.parameters()))
     assert loss == pytest.approx(float(direct.detach()), rel=1e-12)

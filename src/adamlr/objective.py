@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import torch
 from torch import nn
@@ -98,6 +98,22 @@ def trainable_parameters(module: nn.Module) -> Params:
     return params
 
 
+def accumulate_gradient(parts: Iterable[torch.Tensor], inputs: list[torch.Tensor]) -> tuple[float, list[torch.Tensor]]:
+    """Σ parts and its gradient with respect to ``inputs``, one backward per part (one batch's graph at a time).
+
+    The sum is returned as a float, unchecked: a diverging run gives inf or NaN here rather
+    than an exception (:meth:`Objective.value` is the checked form).
+    """
+    total = 0.0
+    sums = [torch.zeros_like(x) for x in inputs]
+    for part in parts:
+        total += float(part.detach())
+        if part.requires_grad:
+            grads = torch.autograd.grad(part, inputs, allow_unused=True)
+            sums = [s if g is None else s + g for s, g in zip(sums, grads)]
+    return total, sums
+
+
 def _shape(t: object) -> str:
     return str(tuple(t.shape)) if torch.is_tensor(t) else type(t).__name__
 
@@ -159,6 +175,13 @@ class Objective:
         n = self.batches.n_examples
         for inputs, targets in self.batches:
             yield self.batch_loss(params, inputs, targets) * (inputs.shape[0] / n)
+
+    def loss_and_gradient(self, params: Params) -> tuple[float, list[torch.Tensor]]:
+        """L(w) and ∇L(w) (in ``params``' order) over all data; ``params`` must require grad.
+
+        The loss comes with the gradient at no extra cost; it is not checked for finiteness.
+        """
+        return accumulate_gradient(self.weighted_losses(params), list(params.values()))
 
     def value(self, params: Params) -> float:
         """L(w): the full-data mean loss, weighted by batch size so a short batch counts right.

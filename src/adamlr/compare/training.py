@@ -60,19 +60,6 @@ def trainable(model: nn.Module) -> Params:
     return {name: p for name, p in model.named_parameters() if p.requires_grad}
 
 
-def full_gradient(objective: Objective, params: Params) -> tuple[float, list[torch.Tensor]]:
-    """L(w) and ∇L(w) over every batch, each weighted by its size (:meth:`Objective.weighted_losses`)."""
-    leaves = list(params.values())
-    grads = [torch.zeros_like(p) for p in leaves]
-    total = 0.0
-    for part in objective.weighted_losses(params):
-        for g, d in zip(grads, torch.autograd.grad(part, leaves, allow_unused=True)):
-            if d is not None:
-                g.add_(d)
-        total += float(part.detach())
-    return total, grads
-
-
 @torch.no_grad()
 def evaluate(objective: Objective, params: Params) -> tuple[float, float | None]:
     """Mean loss and accuracy over the objective's data (accuracy only for class-index targets)."""
@@ -130,7 +117,7 @@ def train(arm: Arm, spec: TrainSpec, seed: int, on_epoch: Callable[[int], None] 
     for epoch in range(spec.epochs + 1):
         model.eval()
         arm.before_eval(optimizer)
-        loss, grads = full_gradient(objective, params)
+        loss, grads = objective.loss_and_gradient(params)
         grad_norm = math.sqrt(sum(float((g.double() ** 2).sum()) for g in grads))
         test_loss, test_acc = evaluate(test, params) if test is not None else (None, None)
         arm.after_eval(optimizer)
@@ -159,7 +146,7 @@ def _full_batch_step(objective: Objective, params: Params, optimizer: torch.opti
     """One Adam step on the full-data gradient (reusing the metric's gradient when train = eval mode)."""
     optimizer.zero_grad(set_to_none=True)
     if grads is None:
-        _, grads = full_gradient(objective, params)
+        _, grads = objective.loss_and_gradient(params)
     for p, g in zip(params.values(), grads):
         p.grad = g
     optimizer.step()

@@ -7,12 +7,11 @@ dictionary stays bit for bit what it was.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
 
-from adamlr.objective import Objective, Params
+from adamlr.objective import Objective, Params, accumulate_gradient
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 
@@ -64,19 +63,6 @@ def adam_update(params: Params, grads: Params, moments: AdamMoments, adam: AdamS
     return updated, AdamMoments(first, second, step)
 
 
-def _gradients(parts: Iterable[torch.Tensor], leaves: Params) -> tuple[float, Params]:
-    """Σ parts and its gradient, one backward per part (so one batch's graph is held at a time)."""
-    inputs = list(leaves.values())
-    total = 0.0
-    sums = [torch.zeros_like(x) for x in inputs]
-    for part in parts:
-        total += float(part.detach())
-        if part.requires_grad:
-            grads = torch.autograd.grad(part, inputs, allow_unused=True)
-            sums = [s if g is None else s + g for s, g in zip(sums, grads)]
-    return total, dict(zip(leaves, sums))
-
-
 def _leaves(params: Params) -> Params:
     return {k: p.detach().requires_grad_(True) for k, p in params.items()}
 
@@ -88,7 +74,8 @@ def full_gradient(objective: Objective, params: Params) -> tuple[float, Params]:
     not checked for finiteness: a diverging run yields inf/NaN here rather than an exception.
     """
     leaves = _leaves(params)
-    return _gradients(objective.weighted_losses(leaves), leaves)
+    total, grads = objective.loss_and_gradient(leaves)
+    return total, dict(zip(leaves, grads))
 
 
 def full_loss(objective: Objective, params: Params) -> float:
@@ -102,4 +89,5 @@ def batch_gradient(objective: Objective, params: Params, batch: Batch) -> tuple[
     like = next(iter(params.values()))
     inputs, targets = (t.to(like.device, like.dtype) if t.is_floating_point() else t.to(like.device) for t in batch)
     leaves = _leaves(params)
-    return _gradients([objective.batch_loss(leaves, inputs, targets)], leaves)
+    total, grads = accumulate_gradient([objective.batch_loss(leaves, inputs, targets)], list(leaves.values()))
+    return total, dict(zip(leaves, grads))
