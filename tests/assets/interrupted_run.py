@@ -14,6 +14,9 @@ from adamlr import Progress, estimate  # noqa: E402
 from adamlr.cache import Cache  # noqa: E402
 
 MODE, CACHE = sys.argv[1], sys.argv[2]
+# A process started in the background of a non-interactive shell inherits SIGINT as ignored, and
+# Python then keeps it ignored: install the usual Ctrl-C handler so the simulated Ctrl-C is one.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 ARGS = dict(epochs=5, samples=6, seed=3)
 
 
