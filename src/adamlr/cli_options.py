@@ -1,0 +1,147 @@
+"""The command line's options, declared once as ``Annotated`` types; :mod:`adamlr.cli` uses them.
+
+Each alias carries its flag names and help text, so the commands' signatures stay short and
+two commands that share an option share its wording.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+Model = Annotated[
+    Optional[str],
+    typer.Option(
+        "--model",
+        "-m",
+        help="Model: 'pkg.mod:make_net' or 'file.py:make_net', a zero-argument factory returning an nn.Module "
+        "(or a module).",
+    ),
+]
+Data = Annotated[
+    Optional[str],
+    typer.Option(
+        "--data",
+        "-d",
+        help="Data: import path to a DataLoader, iterable of (inputs, targets), map-style Dataset, (X, y) tensors, "
+        "or a factory of one.",
+    ),
+]
+Epochs = Annotated[
+    Optional[int],
+    typer.Option(help="Training horizon T in epochs (the paper's convention). Exactly one of --epochs/--steps."),
+]
+Steps = Annotated[Optional[int], typer.Option(help="Training horizon T in optimizer steps instead of epochs.")]
+Loss = Annotated[
+    Optional[str],
+    typer.Option(
+        help="cross_entropy (default), mse, nll, bce_with_logits, or 'pkg.mod:fn' with fn(outputs, targets) "
+        "-> scalar mean."
+    ),
+]
+Samples = Annotated[Optional[int], typer.Option(help="N, the number of weight samples (default 10).")]
+Weights = Annotated[
+    Optional[str],
+    typer.Option(
+        help="Weight distribution: gaussian (default; full-domain, σ = init RMS per tensor) or init "
+        "(the factory's initializer, new seed)."
+    ),
+]
+Scale = Annotated[
+    Optional[float],
+    typer.Option(help="Multiplier on the sampled weights' scale (default 1). K̂ depends strongly on it."),
+]
+Method = Annotated[
+    Optional[str], typer.Option(help="Eigen-solver: lanczos (default) or power (the paper's power method).")
+]
+Tol = Annotated[
+    Optional[float], typer.Option(help="Relative residual ‖Hv−λv‖/|λ| at which a solve stops (default 1e-3).")
+]
+MaxIter = Annotated[
+    Optional[int], typer.Option("--max-iter", help="Most Hessian-vector products per sample (default 100).")
+]
+Seed = Annotated[
+    Optional[int], typer.Option(help="Seed for the model factory, weight samples and start vectors (default 0).")
+]
+Device = Annotated[Optional[str], typer.Option(help="auto (default: cuda when available), cpu, cuda or cuda:N.")]
+Dtype = Annotated[Optional[str], typer.Option(help="float32 (default) or float64.")]
+Floor = Annotated[
+    Optional[float],
+    typer.Option("--loss-floor", help="A known lower bound L* on the loss: α = sqrt(2(L(w0)−L*)/(K̂T)). Default 0."),
+]
+Hvp = Annotated[
+    Optional[str],
+    typer.Option(
+        help="auto (default), cached (one gradient graph per sample, reused) or stream "
+        "(batch by batch, bounded memory)."
+    ),
+]
+Chunk = Annotated[
+    Optional[int],
+    typer.Option(
+        "--chunk-size",
+        help="Rows per forward pass for (X, y) tensors and Datasets (default: all at once). "
+        "Does not change the result.",
+    ),
+]
+BatchSize = Annotated[
+    Optional[int],
+    typer.Option(
+        "--batch-size",
+        help="Mini-batch Algorithm 2: each sample's ‖H‖ from random batches of this size (default: the full data).",
+    ),
+]
+PerSample = Annotated[
+    Optional[int],
+    typer.Option(
+        "--batches-per-sample",
+        help="With --batch-size: random batches per weight sample; the report shows their spread (default 1).",
+    ),
+]
+Config = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--config", "-c", help="YAML file with any of these options (keys as option names); flags given here win."
+    ),
+]
+NormMode = Annotated[
+    Optional[str],
+    typer.Option(
+        "--norm-mode",
+        help="train (default): BatchNorm with each batch's statistics, the loss training minimises; eval: the "
+        "running statistics (as PyHessian and the paper's code). Dropout is off in both.",
+    ),
+]
+ProbeSteps = Annotated[
+    Optional[int],
+    typer.Option(
+        "--probe-steps",
+        help="Adam steps at α from w0 after the estimate; the verdict 'rises' warns (exit 3 with --strict). "
+        "0 turns the probe off (default 10).",
+    ),
+]
+RuleOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--rule",
+        help="paper (default): the paper's α; probe_halving: α halved until a 10-step probe descends (better on "
+        "docs/recommendation.md's benchmark). Both are always reported; this picks the recommended one.",
+    ),
+]
+Strict = Annotated[
+    Optional[bool],
+    typer.Option("--strict/--no-strict", help="Exit 3 when a sample did not converge or the probe's loss rose."),
+]
+CacheDir = Annotated[
+    Optional[Path],
+    typer.Option("--cache-dir", help="Cache and journal directory (default .adamlr-cache, or $ADAMLR_CACHE_DIR)."),
+]
+NoCache = Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the cache or the sample journal.")]
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of the report.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors.")]
+Out = Annotated[
+    Path, typer.Option("--out", "-o", help="Directory for results.json, results.csv, figures and per-arm files.")
+]
