@@ -5,7 +5,7 @@ trained for T epochs from the same w0 give α*; each rule's rate, computed befor
 is trained the same way and scored by α_rule / α* and the final-loss regret. Prints the
 tables, writes the JSON (``--out``) and the figure (``--figure``, needs matplotlib).
 
-    OMP_NUM_THREADS=2 python benchmarks/recommend.py            # the full suite (docs/recommendation.md)
+    OMP_NUM_THREADS=1 python benchmarks/recommend.py            # the full suite (docs/recommendation.md)
     python benchmarks/recommend.py --quick                      # 4 small setups, T = 20 (CI)
 """
 
@@ -16,6 +16,8 @@ import json
 import sys
 import time
 from pathlib import Path
+
+import torch
 
 from adamlr.recommend import QUICK_EPOCHS, QUICK_SETUPS, RULES, run_benchmark, select_setups
 from adamlr.recommend.figure import plot_benchmark
@@ -41,6 +43,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run, print the tables, write the JSON and the figure; returns the exit code."""
     args = parse(argv)
+    if args.quick:  # tiny models: one thread is as fast, and immune to oversubscription on a shared CI machine
+        torch.set_num_threads(1)
     names = args.setups.split(",") if args.setups else (list(QUICK_SETUPS) if args.quick else None)
     setups = select_setups(names, epochs=args.epochs or (QUICK_EPOCHS if args.quick else None))
     started = time.perf_counter()
