@@ -65,7 +65,7 @@ class Problem:
         factory: the zero-argument factory, when one was given.
         objective: L(w) on a working copy of the model.
         initial_params: w0, the factory's weights, on the working device and dtype.
-        warnings: things the user should know (eval-mode layers, …).
+        warnings: things the user should know (which statistics BatchNorm uses, …).
     """
 
     user_model: nn.Module

@@ -104,7 +104,7 @@ class PreparedSetup:
     Attributes:
         setup: the registry entry.
         problem: the model at w0, the data and the loss as adamlr's own analysis sees them
-            (a working copy in eval mode; see :func:`adamlr.problem.prepare`).
+            (a working copy in the default --norm-mode train; see :func:`adamlr.problem.prepare`).
         spec: the training specification every run of this setup uses; its initial state
             is w0 (and buffers), from the model factory called under ``seed``.
         seed: the seed of w0, of mini-batch order, and of every rule's randomness.
