@@ -63,7 +63,7 @@ def _probe_batches(problem: Problem, settings: Settings) -> list[Batch]:
     return [next(iter(batches.random_batch(settings.batch_size, generator))) for _ in range(settings.probe_steps)]
 
 
-def diagnose(problem: Problem, settings: Settings, lr: float, mode: HvpMode) -> Diagnostics:
+def diagnose(problem: Problem, settings: Settings, lr: float, mode: HvpMode, initial_loss: float) -> Diagnostics:
     """Probe α, measure Adam's stability limit at w0 and the model's normalisation.
 
     Args:
@@ -71,15 +71,17 @@ def diagnose(problem: Problem, settings: Settings, lr: float, mode: HvpMode) -> 
         settings: ``probe_steps`` (0: no probe), ``batch_size``, ``tol``, ``max_iter``, ``seed``.
         lr: the rate to judge (the paper's α).
         mode: how Hessian-vector products are computed for the stability solve.
+        initial_loss: L(w0), already computed by the estimate (the probes reuse it).
     """
     objective, w0 = problem.objective, problem.initial_params
     probed = None
     if settings.probe_steps:
         batches = _probe_batches(problem, settings) if settings.batch_size else None
-        probed = adam_probe(objective, w0, lr, steps=settings.probe_steps, batches=batches)
+        probed = adam_probe(objective, w0, lr, steps=settings.probe_steps, batches=batches, initial_loss=initial_loss)
     stability = adam_stability(objective, w0, lr, warmup_steps=WARMUP_STEPS, warmup_lr=WARMUP_LR, tol=settings.tol,
                                max_iter=settings.max_iter, seed=sample_seed(settings.seed, 1, stream=PROBE_STREAM),
                                mode=mode)
     full_batch_probe = probed if probed is not None and not settings.batch_size else None
-    halving = halve_until_descends(objective, w0, lr, first=full_batch_probe, steps=HALVING_STEPS)
+    halving = halve_until_descends(objective, w0, lr, first=full_batch_probe, initial_loss=initial_loss,
+                                   steps=HALVING_STEPS)
     return Diagnostics(probed, stability, normalization_share(problem.objective.module), halving)

@@ -105,7 +105,7 @@ def _compute(problem: Problem, settings: Settings, progress: Progress, started: 
         raise Interrupted(f"interrupted after {len(so_far)} of {settings.samples} samples"
                           + ("; finished samples are journaled, rerun to resume" if cache else ""), partial) from None
     notes = (f"resumed {len(finished)} finished samples from the journal",) if finished else ()
-    diagnostics = diagnose(problem, settings, recommended_rate(settings, initial_loss, samples), mode)
+    diagnostics = diagnose(problem, settings, recommended_rate(settings, initial_loss, samples), mode, initial_loss)
     result = build_result(problem, settings, initial_loss, samples, mode, _facts(problem, started, notes), diagnostics)
     result = dataclasses.replace(result, warnings=result.warnings + tuple(cache_notes))
     if cache is not None and key is not None:

@@ -64,6 +64,7 @@ def probe(
     betas: tuple[float, float] = (0.9, 0.999),
     eps: float = 1e-8,
     batches: Iterable[Batch] | None = None,
+    initial_loss: float | None = None,
 ) -> ProbeResult:
     """Run ``steps`` Adam steps at ``lr`` from ``params`` and watch the full-data loss.
 
@@ -88,6 +89,7 @@ def probe(
         betas: Adam's (β₁, β₂).
         eps: Adam's ε.
         batches: the batches to step on, or ``None`` for full-batch steps.
+        initial_loss: L(w0) when the caller has it (``Objective.value(params)``); computed otherwise.
 
     Raises:
         ValueError: ``lr`` ≤ 0, ``steps`` < 1, or ``batches`` empty.
@@ -95,7 +97,8 @@ def probe(
     if not lr > 0 or steps < 1:
         raise ValueError(f"expected lr > 0 and steps >= 1, found lr={lr} and steps={steps}")
     started = time.perf_counter()
-    initial_loss = objective.value(params)
+    if initial_loss is None:
+        initial_loss = objective.value(params)
     adam = AdamSettings(lr, betas, eps)
     losses = _full_batch_run(objective, params, steps, adam) if batches is None else \
         _batch_run(objective, params, islice(batches, steps), adam)
@@ -156,8 +159,8 @@ class HalvingResult:
 
 
 def halve_until_descends(objective: Objective, params: Params, start: float, *, first: ProbeResult | None = None,
-                         steps: int = HALVING_STEPS, factor: float = HALVING_FACTOR,
-                         max_halvings: int = MAX_HALVINGS) -> HalvingResult:
+                         initial_loss: float | None = None, steps: int = HALVING_STEPS,
+                         factor: float = HALVING_FACTOR, max_halvings: int = MAX_HALVINGS) -> HalvingResult:
     """The ``probe_halving`` rule: start at ``start`` and halve until a full-batch probe descends.
 
     Each try is :func:`probe` with ``steps`` full-batch Adam steps from ``params``; the rate
@@ -171,15 +174,20 @@ def halve_until_descends(objective: Objective, params: Params, start: float, *, 
         params: w0, by name (not modified).
         start: the rate to start from (the paper's α).
         first: a probe already run at ``start`` with ``steps`` full-batch steps, reused.
+        initial_loss: L(w0) when the caller has it; else taken from ``first`` or computed once
+            (not once per probe).
         steps: k, Adam steps per probe.
         factor: the multiplier applied after a probe that rose.
         max_halvings: give up after this many.
     """
     started = time.perf_counter()
+    if initial_loss is None:
+        initial_loss = first.initial_loss if first is not None else objective.value(params)
     rate = start
     for halvings in range(max_halvings + 1):
         reuse = halvings == 0 and first is not None and first.steps == steps and first.lr == start
-        verdict = first.verdict if reuse and first is not None else probe(objective, params, rate, steps=steps).verdict
+        verdict = first.verdict if reuse and first is not None else \
+            probe(objective, params, rate, steps=steps, initial_loss=initial_loss).verdict
         if verdict == "descends":
             return HalvingResult(rate, start, halvings, True, time.perf_counter() - started)
         if halvings < max_halvings:
