@@ -24,6 +24,11 @@ EXPECTED = (
 Batch = tuple[torch.Tensor, torch.Tensor]
 
 
+def _is_map_dataset(obj: Any) -> bool:
+    """A map-style Dataset with a length: examples by index, so adamlr can chunk or sample it."""
+    return isinstance(obj, Dataset) and not isinstance(obj, IterableDataset) and hasattr(obj, "__len__")
+
+
 def _is_tensor_pair(obj: Any) -> bool:
     return isinstance(obj, (tuple, list)) and len(obj) == 2 and all(torch.is_tensor(t) for t in obj)
 
@@ -190,7 +195,7 @@ def _picker_for(obj: Any) -> tuple[Picker, int] | None:
     dataset, collate = obj, default_collate
     if isinstance(obj, DataLoader):
         dataset, collate = obj.dataset, obj.collate_fn
-    if isinstance(dataset, Dataset) and not isinstance(dataset, IterableDataset) and hasattr(dataset, "__len__"):
+    if _is_map_dataset(dataset):
         return (lambda idx: collate([dataset[int(i)] for i in idx])), len(dataset)
     return None
 
@@ -201,7 +206,7 @@ def _iterable_for(
     if _is_tensor_pair(obj):
         batches = _tensor_pair_batches(obj[0], obj[1], chunk_size)
         return lambda: batches
-    if isinstance(obj, Dataset) and not isinstance(obj, IterableDataset) and hasattr(obj, "__len__"):
+    if _is_map_dataset(obj):
         if len(obj) == 0:
             raise DataError(f"expected at least one example in {name}, found an empty Dataset")
         loader = DataLoader(obj, batch_size=chunk_size or len(obj), shuffle=False)
@@ -247,6 +252,5 @@ def as_batches(
         factory = data
         obj = call_user(data, f"data factory {name}")
     make = _iterable_for(obj, factory, name, chunk_size)
-    ours = _is_tensor_pair(obj) or (isinstance(obj, Dataset) and not isinstance(obj, IterableDataset))
     return BatchSource(make, name, device, dtype, keep_bytes, random_access=_picker_for(obj),
-                       chunked=bool(chunk_size) and ours)
+                       chunked=bool(chunk_size) and (_is_tensor_pair(obj) or _is_map_dataset(obj)))
