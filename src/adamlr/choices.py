@@ -38,6 +38,10 @@ Rule = Literal["paper", "probe_halving"]
 """Which rate a report recommends: the paper's α, or α halved until a 10-step probe descends
 (measured better on the benchmark of docs/recommendation.md)."""
 
+Batching = Literal["full", "mini-batch", "loader"]
+"""How ``adamlr compare`` trains: full batch, seeded shuffled mini-batches of ``--batch-size``, or the
+data's own batches (a DataLoader, an iterable of batches)."""
+
 Which = Literal["magnitude", "largest"]
 """Which eigenvalue a solve returns: largest magnitude max |λ| (the spectral norm) or largest algebraic max λ."""
 

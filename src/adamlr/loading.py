@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from adamlr.errors import LoadError, UserCodeError
+from adamlr.errors import AdamlrError, LoadError, UserCodeError
 
 T = TypeVar("T")
 
@@ -122,5 +122,7 @@ def call_user(fn: Callable[..., T], what: str, *args: Any) -> T:
     """
     try:
         return fn(*args)
+    except AdamlrError:  # adamlr's own error from inside (e.g. a factory adamlr wrapped): already clear
+        raise
     except Exception as exc:
         raise UserCodeError(f"{what} raised {type(exc).__name__}: {exc}") from exc
