@@ -68,7 +68,8 @@ def figure(results: dict[str, Any], families: tuple[str, ...], title: str, path:
 
 def figures(results: dict[str, Any], out: Path) -> list[Path]:
     """The paper's pair: adamlr vs schedulers, adamlr vs constant steps (and vs optional arms if any)."""
-    batch = f"mini-batch {results['batch_size']}" if results.get("batch_size") else "full batch"
+    batch = results.get("batching") or (f"mini-batch {results['batch_size']}" if results.get("batch_size")
+                                        else "full batch")
     base = f"{results['model']} on {results['data']}, {batch}, seeds {results['seeds']}"
     paths = [figure(results, ("scheduler",), f"schedulers — {base}", out / "schedulers.png"),
              figure(results, ("constant",), f"constant steps — {base}", out / "constants.png")]
