@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -19,9 +19,14 @@ from rich.console import Console
 from adamlr._version import __version__
 from adamlr.cache import Cache, cache_dir
 from adamlr.cli_options import (
+    Arms,
+    Band,
     BatchSize,
     CacheDir,
+    CheckConfig,
     Chunk,
+    CompareBatchSize,
+    CompareEpochs,
     Config,
     Data,
     Debug,
@@ -29,9 +34,13 @@ from adamlr.cli_options import (
     Dtype,
     Epochs,
     Floor,
+    Force,
+    Format,
     Hvp,
     Json,
     Loss,
+    Lr,
+    LrKey,
     MaxIter,
     Method,
     Model,
@@ -39,16 +48,23 @@ from adamlr.cli_options import (
     NormMode,
     Out,
     PerSample,
+    Preset,
     ProbeSteps,
+    Quick,
     Quiet,
     RuleOption,
     Samples,
     Scale,
+    SchedulerSet,
+    Section,
     Seed,
+    Seeds,
     Steps,
     Strict,
+    TestData,
     Tol,
     Weights,
+    Write,
 )
 from adamlr.config import read_yaml, settings_and_inputs
 from adamlr.errors import AdamlrError, ConfigError, ResultError
@@ -222,45 +238,21 @@ def _emit(result: EstimateResult, as_json: bool, warn: bool = True) -> None:
 def compare_command(
     model: Model = None,
     data: Data = None,
-    test_data: Annotated[
-        Optional[str], typer.Option("--test-data", help="Test data (same forms as --data) for test loss and accuracy.")
-    ] = None,
-    epochs: Annotated[
-        Optional[int], typer.Option(help="Epochs to train each arm (default 100); also T for adamlr's α.")
-    ] = None,
-    batch_size: Annotated[
-        Optional[str],
-        typer.Option("--batch-size", metavar="B|full",
-                     help="Shuffled mini-batches of B, or full batch (default: a DataLoader's own batches; full "
-                     "batch for tensors and Datasets)."),
-    ] = None,
-    seeds: Annotated[
-        Optional[str],
-        typer.Option(help="Comma-separated seeds, e.g. 0,1,2: every arm is repeated and the spread reported."),
-    ] = None,
+    test_data: TestData = None,
+    epochs: CompareEpochs = None,
+    batch_size: CompareBatchSize = None,
+    seeds: Seeds = None,
     out: Out = Path("runs/compare"),
-    lr: Annotated[
-        Optional[float], typer.Option("--lr", help="Use this α for the adamlr arm instead of estimating it.")
-    ] = None,
-    arms: Annotated[
-        Optional[str],
-        typer.Option(help="all (default), paper, schedulers, constants, optional, or arm names, comma-separated."),
-    ] = None,
+    lr: Lr = None,
+    arms: Arms = None,
     samples: Samples = None,
     loss: Loss = None,
     device: Device = None,
     dtype: Dtype = None,
-    scheduler_set: Annotated[
-        Optional[str],
-        typer.Option("--schedulers", help="default (7 schedulers from 1e-3) or paper-code (the authors' 8 from 1e-2)."),
-    ] = None,
-    preset: Annotated[
-        Optional[str], typer.Option(help="One of the paper's setups (see README); other options override it.")
-    ] = None,
-    quick: Annotated[
-        bool, typer.Option("--quick", help="Shrink to a smoke run of seconds (512 examples, 3 epochs).")
-    ] = False,
-    force: Annotated[bool, typer.Option("--force", help="Redo finished arms instead of skipping them.")] = False,
+    scheduler_set: SchedulerSet = None,
+    preset: Preset = None,
+    quick: Quick = False,
+    force: Force = False,
     config: Config = None,
     json: Json = False,
     quiet: Quiet = False,
@@ -288,11 +280,8 @@ def compare_command(
 
 @app.command("check", epilog=EXIT_CODES)
 def check_command(
-    config: Annotated[Path, typer.Option("--config", "-c", help="The training YAML that holds the learning rate.")],
-    lr_key: Annotated[
-        str,
-        typer.Option("--lr-key", help="Dotted key path of the learning rate, e.g. optimizer.lr (list items by index)."),
-    ],
+    config: CheckConfig,
+    lr_key: LrKey,
     model: Model = None,
     data: Data = None,
     epochs: Epochs = None,
@@ -303,18 +292,10 @@ def check_command(
     loss: Loss = None,
     norm_mode: NormMode = None,
     rule: RuleOption = None,
-    band: Annotated[str, typer.Option(help="Pass when low·α ≤ lr ≤ high·α.")] = "0.1,10",
-    section: Annotated[
-        str, typer.Option(help="Section of the same YAML with model, data and estimate settings.")
-    ] = "adamlr",
-    write: Annotated[
-        bool,
-        typer.Option("--write", help="Set the key to α in place (the rest of the file, comments included, is kept)."),
-    ] = False,
-    output: Annotated[
-        Optional[str],
-        typer.Option("--format", help="rich, json or github (default: github when GITHUB_ACTIONS=true, else rich)."),
-    ] = None,
+    band: Band = "0.1,10",
+    section: Section = "adamlr",
+    write: Write = False,
+    output: Format = None,
     cache_dir_: CacheDir = None,
     no_cache: NoCache = False,
     quiet: Quiet = False,
