@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from adamlr.problem import Problem
 
 DEFAULT_DIR = ".adamlr-cache"
-NOT_IN_KEY = ("strict",)  # settings that change no number
+NOT_IN_KEY = ("strict", "parallel")  # settings that change no number (a distributed run shares the entry)
 
 
 def cache_dir(explicit: str | Path | None = None) -> Path:

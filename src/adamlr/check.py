@@ -17,6 +17,7 @@ import yaml
 
 from adamlr.cache import Cache
 from adamlr.config import parse_yaml_file, read_yaml, settings_and_inputs
+from adamlr.distributed import Communicator
 from adamlr.errors import ConfigError, did_you_mean
 from adamlr.estimate import estimate
 from adamlr.files import write_atomic
@@ -160,7 +161,7 @@ def check(config: str | Path, lr_key: str, *, band: str | tuple[float, float] = 
     configured = read_lr(path, lr_key)
     settings, inputs = settings_and_inputs(_section_or_hint(path, section_name, options), options)
     result = estimate(inputs["model"], inputs["data"], settings=settings, progress=progress, cache=cache)
-    if write:
+    if write and Communicator.current().is_main:  # under torchrun only rank 0 writes
         write_lr(path, lr_key, result.recommended_lr)
         configured = read_lr(path, lr_key)
     return verdict(str(config), lr_key, configured, result, limits, write)

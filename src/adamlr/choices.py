@@ -42,6 +42,10 @@ Batching = Literal["full", "mini-batch", "loader"]
 """How ``adamlr compare`` trains: full batch, seeded shuffled mini-batches of ``--batch-size``, or the
 data's own batches (a DataLoader, an iterable of batches)."""
 
+Parallel = Literal["data", "samples"]
+"""How a distributed run (torchrun) splits the work: the data across ranks (each HVP all-reduced), or
+the weight samples (each rank on the whole data). No effect in one process."""
+
 Which = Literal["magnitude", "largest"]
 """Which eigenvalue a solve returns: largest magnitude max |λ| (the spectral norm) or largest algebraic max λ."""
 
@@ -53,5 +57,6 @@ DTYPE_NAMES: tuple[DtypeName, ...] = get_args(DtypeName)
 EIGEN_TARGETS: tuple[Which, ...] = get_args(Which)
 NORM_MODES: tuple[NormMode, ...] = get_args(NormMode)
 RULE_NAMES: tuple[Rule, ...] = get_args(Rule)
+PARALLEL_MODES: tuple[Parallel, ...] = get_args(Parallel)
 DEVICE_NAMES = ("auto", "cpu", "cuda")
 """Device names besides ``cuda:N``."""

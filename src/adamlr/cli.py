@@ -47,6 +47,7 @@ from adamlr.cli_options import (
     NoCache,
     NormMode,
     Out,
+    ParallelOption,
     PerSample,
     Preset,
     ProbeSteps,
@@ -67,6 +68,7 @@ from adamlr.cli_options import (
     Write,
 )
 from adamlr.config import read_yaml, settings_and_inputs
+from adamlr.distributed import process_rank, session
 from adamlr.errors import AdamlrError, ConfigError, ResultError
 from adamlr.estimate import estimate
 from adamlr.report import render, to_json
@@ -129,12 +131,14 @@ def errors_to_exit(debug: bool) -> Iterator[None]:
     try:
         yield
     except AdamlrError as exc:
-        if debug:
+        if debug and process_rank() == 0:
             raise
-        stderr.print(f"adamlr: error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        if process_rank() == 0:  # under torchrun rank 0 speaks for every rank (adamlr.distributed)
+            stderr.print(f"adamlr: error: {exc}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
-        stderr.print("adamlr: interrupted", highlight=False)
+        if process_rank() == 0:
+            stderr.print("adamlr: interrupted", highlight=False)
         raise typer.Exit(130) from None
 
 
@@ -164,6 +168,7 @@ def estimate_command(
     norm_mode: NormMode = None,
     probe_steps: ProbeSteps = None,
     rule: RuleOption = None,
+    parallel: ParallelOption = None,
     config: Config = None,
     strict: Strict = None,
     cache_dir_: CacheDir = None,
@@ -201,18 +206,20 @@ def estimate_command(
         probe_steps=probe_steps,
         rule=rule,
         strict=strict,
+        parallel=parallel,
     )
-    with errors_to_exit(debug):
+    with errors_to_exit(debug), session() as comm:  # under torchrun: one process group; rank 0 prints
         settings, inputs = settings_and_inputs(read_yaml(config) if config is not None else {}, cli)
         store = None if no_cache else Cache(cache_dir(cache_dir_))
-        with RichProgress(stderr, enabled=not quiet) as progress:
+        with RichProgress(stderr, enabled=not quiet and comm.is_main) as progress:
             try:
                 result = estimate(inputs["model"], inputs["data"], settings=settings, progress=progress, cache=store)
             except ResultError as exc:  # stderr keeps to the one error line; the result says the rest
-                if isinstance(exc.result, EstimateResult):
+                if isinstance(exc.result, EstimateResult) and comm.is_main:
                     _emit(exc.result, json, warn=False)
                 raise
-        _emit(result, json)
+        if comm.is_main:
+            _emit(result, json)
 
 
 def _warn_if_probe_rose(result: EstimateResult) -> None:
@@ -292,6 +299,7 @@ def check_command(
     loss: Loss = None,
     norm_mode: NormMode = None,
     rule: RuleOption = None,
+    parallel: ParallelOption = None,
     band: Band = "0.1,10",
     section: Section = "adamlr",
     write: Write = False,
@@ -305,15 +313,17 @@ def check_command(
     from adamlr.check import EXIT_OUTSIDE_BAND, check
     from adamlr.report import github_annotations, render_check
 
-    with errors_to_exit(debug):
+    with errors_to_exit(debug), session() as comm:  # under torchrun: one process group; rank 0 prints and writes
         fmt = output or ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "rich")
         if fmt not in ("rich", "json", "github"):
             raise ConfigError("invalid options", [f"format: expected rich, json or github, found {fmt!r}"])
         store = None if no_cache else Cache(cache_dir(cache_dir_))
-        with RichProgress(stderr, enabled=not quiet) as progress:
+        with RichProgress(stderr, enabled=not quiet and comm.is_main) as progress:
             outcome = check(config, lr_key, band=band, write=write, section_name=section, progress=progress,
                             cache=store, model=model, data=data, epochs=epochs, steps=steps, samples=samples,
-                            seed=seed, device=device, loss=loss, norm_mode=norm_mode, rule=rule)
+                            seed=seed, device=device, loss=loss, norm_mode=norm_mode, rule=rule, parallel=parallel)
+        if not comm.is_main:  # every rank has the result; rank 0 alone reports it
+            return
         _warn_if_probe_rose(outcome.estimate)
         if fmt == "json":
             print(to_json(outcome.to_dict()))
@@ -321,5 +331,5 @@ def check_command(
             print(github_annotations(outcome))
         else:
             stdout.print(render_check(outcome))
-        if not outcome.within:
-            raise typer.Exit(EXIT_OUTSIDE_BAND)
+    if not outcome.within:  # outside the session: typer.Exit is not a failure of the distributed run
+        raise typer.Exit(EXIT_OUTSIDE_BAND)

@@ -130,6 +130,14 @@ RuleOption = Annotated[
         "docs/recommendation.md's benchmark). Both are always reported; this picks the recommended one.",
     ),
 ]
+ParallelOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--parallel",
+        help="Under torchrun: data (default; each process a shard of the data, every HVP all-reduced) or samples "
+        "(the weight samples split across processes, each on the whole data). No effect in one process.",
+    ),
+]
 Strict = Annotated[
     Optional[bool],
     typer.Option("--strict/--no-strict", help="Exit 3 when a sample did not converge or the probe's loss rose."),

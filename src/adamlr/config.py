@@ -19,6 +19,7 @@ from adamlr.choices import (
     HVP_REQUESTS,
     METHODS,
     NORM_MODES,
+    PARALLEL_MODES,
     RULE_NAMES,
     WEIGHT_DISTRIBUTIONS,
     DtypeName,
@@ -26,6 +27,7 @@ from adamlr.choices import (
     HvpRequest,
     Method,
     NormMode,
+    Parallel,
     Rule,
     WeightDistribution,
 )
@@ -57,6 +59,7 @@ class Settings:
     probe_steps: int = 10
     rule: Rule = "paper"
     strict: bool = False
+    parallel: Parallel = "data"
 
     def __post_init__(self) -> None:
         invalid = _invalid_fields(self)
@@ -90,6 +93,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "hvp": HVP_REQUESTS,
     "norm_mode": NORM_MODES,
     "rule": RULE_NAMES,
+    "parallel": PARALLEL_MODES,
 }
 
 

@@ -50,6 +50,14 @@ class NumericalError(InputError):
     """A loss or a curvature value is NaN, infinite or otherwise unusable."""
 
 
+class DistributedError(AdamlrError):
+    """A process of a distributed run failed (see :mod:`adamlr.distributed`); carries that failure's exit code."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
 class UsageError(AdamlrError):
     """Options or configuration that make no sense."""
 

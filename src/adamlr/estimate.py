@@ -19,6 +19,7 @@ from adamlr.cache import Cache, problem_key
 from adamlr.choices import HvpMode
 from adamlr.config import FIELD_NAMES, Settings
 from adamlr.diagnose import diagnose
+from adamlr.distributed import Communicator
 from adamlr.errors import ConfigError, Interrupted, NotConvergedError, NumericalError, ProbeRoseError, did_you_mean
 from adamlr.hvp import choose_mode
 from adamlr.problem import Problem, prepare
@@ -66,6 +67,11 @@ def estimate(model: Any, data: Any, *, settings: Settings | None = None, progres
     """
     settings = _settings(settings, options)
     progress = progress or Progress()
+    comm = Communicator.current()
+    if comm.size > 1:  # under torchrun: data- or sample-parallel (adamlr.parallel)
+        from adamlr.parallel import estimate_distributed
+
+        return estimate_distributed(model, data, settings, progress, cache, comm)
     started = time.perf_counter()
     with preserved_rng():
         problem = prepare(model, data, settings.loss, device=settings.device, dtype=settings.dtype,

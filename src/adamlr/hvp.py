@@ -108,8 +108,10 @@ class HessianOperator:
             for part in streamed:
                 grads = [a + b for a, b in zip(grads, _grad([part], inputs))]
                 total = total + part.detach()
-        squares = torch.stack([(g.detach().double() ** 2).sum() for g in grads])
-        return float(total.detach()), float(squares.sum().sqrt())
+        # L and ∇L in one buffer, summed over the processes that share the data (one process: as they are)
+        summed = self.objective.reduce(torch.cat([total.detach().reshape(1).to(grads[0].dtype),
+                                                  self.layout.flatten([g.detach() for g in grads])]))
+        return float(summed[0]), float(summed[1:].double().norm())
 
     def matvec(self, vector: torch.Tensor) -> torch.Tensor:
         """Return ∇²L(w) v for a flat vector v of length :attr:`size`."""
@@ -117,8 +119,8 @@ class HessianOperator:
         pieces = self.layout.split(vector.to(self.params[self.layout.names[0]].dtype))
         if self._graph is not None:
             inputs, grads = self._graph
-            return self.layout.flatten(_grad(grads, inputs, pieces, retain_graph=True))
-        return self._streamed(pieces)
+            return self.objective.reduce(self.layout.flatten(_grad(grads, inputs, pieces, retain_graph=True)))
+        return self.objective.reduce(self._streamed(pieces))
 
     def _streamed(self, pieces: list[torch.Tensor]) -> torch.Tensor:
         leaves = _leaves(self.params)
@@ -177,6 +179,6 @@ def choose_mode(requested: HvpRequest, objective: Objective, params: Params) -> 
     """
     if requested != "auto":
         return requested
-    graph_bytes = graph_bytes_per_example(objective, params) * objective.batches.n_examples
+    graph_bytes = graph_bytes_per_example(objective, params) * objective.local_examples
     fits = objective.batches.kept_in_memory and graph_bytes <= memory_budget(objective.batches.device)
     return "cached" if fits else "stream"

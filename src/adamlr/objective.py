@@ -170,6 +170,15 @@ class Objective:
             raise InputError(f"expected loss {self.loss_name} to return a scalar tensor, found {_shape(loss)}")
         return loss.reshape(())
 
+    def reduce(self, tensor: torch.Tensor) -> torch.Tensor:
+        """Sum ``tensor`` over the processes that share the data (:mod:`adamlr.sharding`); here: itself."""
+        return tensor
+
+    @property
+    def local_examples(self) -> int:
+        """Examples this process evaluates (all of them unless the data is sharded)."""
+        return self.batches.n_examples
+
     def weighted_losses(self, params: Params) -> Iterator[torch.Tensor]:
         """Yield ``(n_b / n) · loss_b`` per batch: their sum is L(w), and so is its gradient's."""
         n = self.batches.n_examples

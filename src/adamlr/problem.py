@@ -17,6 +17,9 @@ from adamlr.losses import LossFn, resolve_loss
 from adamlr.objective import Objective, Params, batch_statistics_layers, trainable_parameters, working_copy
 from adamlr.rng import seed_all
 
+Shard = Callable[[Any, str], Any]
+"""The user's data object (or factory) and its name ↦ this process's share of it."""
+
 TORCH_DTYPES: dict[DtypeName, torch.dtype] = {"float32": torch.float32, "float64": torch.float64}
 
 
@@ -50,9 +53,16 @@ def build_model(model: Any, seed: int) -> tuple[nn.Module, Callable[[], nn.Modul
     return module, obj, name
 
 
-def load_batches(data: Any, *, device: torch.device, dtype: torch.dtype, chunk_size: int | None = None) -> BatchSource:
-    """A :class:`BatchSource` for data given as an import path or an object (see :func:`as_batches`)."""
+def load_batches(data: Any, *, device: torch.device, dtype: torch.dtype, chunk_size: int | None = None,
+                 shard: Shard | None = None) -> BatchSource:
+    """A :class:`BatchSource` for data given as an import path or an object (see :func:`as_batches`).
+
+    ``shard(obj, name)``, when given, cuts the user's object to this process's share first
+    (:class:`adamlr.sharding.Sharder`).
+    """
     obj = load_object(data) if isinstance(data, str) else data
+    if shard is not None:
+        obj = shard(obj, describe(data))
     return as_batches(obj, name=describe(data), device=device, dtype=dtype, chunk_size=chunk_size)
 
 
@@ -83,7 +93,7 @@ class Problem:
 
 
 def prepare(model: Any, data: Any, loss: str | LossFn, *, device: str, dtype: DtypeName, seed: int,
-            chunk_size: int | None = None, norm_mode: NormMode = "train") -> Problem:
+            chunk_size: int | None = None, norm_mode: NormMode = "train", shard: Shard | None = None) -> Problem:
     """Build the problem: model under ``seed``, working copy in ``norm_mode``, batches and loss.
 
     Raises:
@@ -94,7 +104,7 @@ def prepare(model: Any, data: Any, loss: str | LossFn, *, device: str, dtype: Dt
     loss_fn, loss_name = resolve_loss(loss)
     user_model, factory, model_name = build_model(model, seed)
     work, warnings = working_copy(user_model, dev, torch_dtype, norm_mode)
-    batches = load_batches(data, device=dev, dtype=torch_dtype, chunk_size=chunk_size)
+    batches = load_batches(data, device=dev, dtype=torch_dtype, chunk_size=chunk_size, shard=shard)
     warnings += _batch_statistics_notes(work, batches, norm_mode)
     objective = Objective(work, loss_fn, batches, loss_name)
     return Problem(user_model, factory, model_name, objective, trainable_parameters(work), dev, torch_dtype, warnings)

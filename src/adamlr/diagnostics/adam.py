@@ -81,7 +81,8 @@ def full_gradient(objective: Objective, params: Params) -> tuple[float, Params]:
 def full_loss(objective: Objective, params: Params) -> float:
     """L(w) = Σ_b (n_b/n)·loss_b without gradients; inf/NaN come back as they are (``Objective.value`` raises)."""
     with torch.no_grad():
-        return sum(float(part) for part in objective.weighted_losses(params))
+        total = sum(float(part) for part in objective.weighted_losses(params))
+    return float(objective.reduce(torch.tensor([total], dtype=torch.float64)))  # over shards; here: total
 
 
 def batch_gradient(objective: Objective, params: Params, batch: Batch) -> tuple[float, Params]:
