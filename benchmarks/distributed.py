@@ -55,7 +55,8 @@ def make_data() -> tuple[torch.Tensor, torch.Tensor]:
 def _worker(args: argparse.Namespace) -> None:
     """Runs on every rank under torchrun; rank 0 writes the timings to --out."""
     from adamlr import estimate
-    from adamlr.distributed import Communicator, session
+    from adamlr.config import Settings
+    from adamlr.distributed import session
     from adamlr.hvp import HessianOperator
     from adamlr.parallel import _prepare
     from adamlr.sampling import sample_weights
@@ -66,8 +67,6 @@ def _worker(args: argparse.Namespace) -> None:
     with session() as comm:
         settings_kw: dict[str, Any] = dict(epochs=10, samples=args.samples, max_iter=args.max_iter, seed=0,
                                            device="cpu", probe_steps=10)
-        from adamlr.config import Settings
-
         problem = _prepare(model, data, Settings(**settings_kw), comm,
                            shard=Sharder(comm.rank, comm.size) if comm.size > 1 else None)
         objective = ShardedObjective.of(problem.objective, comm) if comm.size > 1 else problem.objective

@@ -43,3 +43,11 @@ def test_recommend_benchmark_quick(tmp_path):
     assert "### α_rule / α*" in text and "### Summary: holdout setups" in text
     assert re.search(r"^\| paper\s+\| [\d.]+\s+\| \d+/4\s+\| \d+/4 ", text, re.M)  # the paper's summary row
     assert out.is_file() and (figure.is_file() or "no figure: matplotlib" in text)
+
+
+@pytest.mark.slow
+def test_distributed_benchmark_quick():
+    text = run("benchmarks/distributed.py", "--quick")
+    assert re.search(r"hvp \(cached graph\)\s+[\d.]+ms\s+[\d.]+ms\s+[\d.]+×", text)
+    assert re.search(r"of which all-reduce .* share [\d.]+%", text)
+    assert "(equal within 1e-4)" in text
