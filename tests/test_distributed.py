@@ -20,8 +20,10 @@ from adamlr import estimate
 from adamlr.cache import problem_key
 from adamlr.config import Settings
 from adamlr.distributed import Communicator
-from adamlr.errors import ConfigError
+from adamlr.errors import ConfigError, UsageError
+from adamlr.parallel import estimate_distributed
 from adamlr.problem import prepare
+from adamlr.progress import Progress
 from adamlr.sharding import Sharder
 from tests.assets import distributed as d
 from tests.assets import factories as f
@@ -114,6 +116,14 @@ def test_parallel_is_a_checked_choice_and_not_in_the_cache_key():
     assert len(keys) == 1
 
 
+def test_data_parallel_refuses_what_would_change_the_loss():
+    comm = Communicator(0, 2)  # refused before any collective, so no process group is needed
+    with pytest.raises(UsageError, match="BatchNorm layers that normalise with the batch's statistics"):
+        estimate_distributed(F + "bn_model", F + "tiny_data", Settings(epochs=1), Progress(), None, comm)
+    with pytest.raises(UsageError, match="expected --parallel samples with --batch-size"):
+        estimate_distributed(F + "tiny_mlp", F + "tiny_data", Settings(epochs=1, batch_size=4), Progress(), None, comm)
+
+
 # --- torchrun, 2 processes ---------------------------------------------------------------------------------
 
 
@@ -169,16 +179,21 @@ def _rank_lines(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if "adamlr:" in line]
 
 
-def test_an_error_on_one_rank_ends_both_with_one_line():
+@pytest.mark.parametrize(("data", "says"), [
+    ("fails_on_rank_1", "adamlr: error: rank 1 of 2: data factory tests.assets.distributed:fails_on_rank_1 raised "
+                        "ValueError: shard loader broke"),
+    ("nan_in_second_half", "adamlr: error: expected a finite loss over the data, found nan"),
+    ("killed_on_rank_1", "adamlr: error: another process of the distributed run failed"),
+])
+def test_an_error_on_one_rank_ends_both_with_one_line_on_rank_0(data, says):
     started = time.monotonic()
-    run = torchrun("estimate", "-m", F + "linear_model", "-d", D + "fails_on_rank_1", "--loss", "mse",
+    run = torchrun("estimate", "-m", F + "linear_model", "-d", D + data, "--loss", "mse",
                    "--epochs", "5", "--samples", "2", "--json", "--no-cache", "--quiet", tee=True)
     assert run.returncode == 1
     assert run.stdout == ""
     lines = _rank_lines(run.stderr)
     assert len(lines) == 1, run.stderr
-    assert lines[0].startswith("[default0]:adamlr: error: rank 1 of 2: data factory"), lines  # rank 0 speaks
-    assert "shard loader broke" in lines[0]
+    assert lines[0].startswith("[default0]:" + says), lines  # rank 0 speaks for both
     assert time.monotonic() - started < 90
 
 
