@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
 from adamlr import estimate
 from adamlr.cache import problem_key
@@ -98,6 +98,14 @@ def test_loader_iterable_and_generator_shards_take_every_other_batch():
             assert [t.tolist() for t in got] == [t.tolist() for t in expected]
         assert [t.tolist() for t in passes[0]] == [t.tolist() for t in passes[1]]
         assert not sharder.split_examples  # the user's batches stay whole
+
+
+def test_a_loader_with_its_own_distributed_sampler_is_refused():
+    x, y = f.tiny_data()
+    dataset = TensorDataset(x, y)
+    loader = DataLoader(dataset, batch_size=4, sampler=DistributedSampler(dataset, num_replicas=2, rank=0))
+    with pytest.raises(UsageError, match="DistributedSampler, which would shard it twice"):
+        Sharder(0, 2)(loader, "loader")
 
 
 def test_one_process_communicator_is_the_identity():

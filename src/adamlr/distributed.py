@@ -15,6 +15,10 @@ posted messages and raises one :class:`~adamlr.errors.DistributedError` naming t
 that failed first, which the command line prints as its one error line. A rank that hangs
 is bounded by the process group's timeout (``$ADAMLR_DIST_TIMEOUT`` seconds, default
 1800), after which the waiting ranks fail the same way.
+
+Data-parallel runs rely on an all-reduce returning the same bits on every rank (as Gloo's
+and NCCL's do), so that the replicated solver takes the same decisions everywhere; were it
+not so, the ranks would part ways and fail at the timeout rather than return different answers.
 """
 
 from __future__ import annotations
@@ -60,8 +64,9 @@ def timeout_seconds() -> float:
     """The process group's timeout: ``$ADAMLR_DIST_TIMEOUT`` seconds, default 1800.
 
     Every collective waits at most this long for the slowest rank, so it must exceed the
-    longest stretch of work between two collectives (one Hessian-vector product over a
-    rank's shard, or one whole weight sample with ``--parallel samples``).
+    longest stretch of work between two collectives: one Hessian-vector product over a
+    rank's shard, one whole weight sample with ``--parallel samples``, and rank 0's pass over
+    the whole data to compute the cache key (``--no-cache`` skips it).
     """
     raw = os.environ.get(TIMEOUT_ENV)
     try:

@@ -24,7 +24,7 @@ from itertools import islice
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader, Dataset, IterableDataset, Subset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, IterableDataset, Subset
 
 from adamlr.data import BatchSource
 from adamlr.distributed import Communicator
@@ -99,9 +99,14 @@ class Sharder:
             self.split_examples = True
             lo, hi = self._block(rows)
             return {k: v[lo:hi] for k, v in obj.items()} if isinstance(obj, dict) else type(obj)(v[lo:hi] for v in obj)
+        if isinstance(obj, (tuple, list)) and obj and all(torch.is_tensor(v) for v in obj):
+            return obj  # tensors that do not share their rows: as_batches says so, on every rank
         if _is_map_dataset(obj):
             self.split_examples = True
             return Subset(obj, range(self.rank, len(obj), self.size))
+        if isinstance(obj, DataLoader) and isinstance(obj.sampler, DistributedSampler):
+            raise UsageError("expected a DataLoader over the whole data, found one with a DistributedSampler, which "
+                             "would shard it twice (and pad it); pass the loader without it: adamlr shards it itself")
         if isinstance(obj, DataLoader) and _is_map_dataset(obj.dataset) and obj.batch_sampler is not None:
             return _loader_shard(obj, _EveryNth(obj.batch_sampler, self.rank, self.size))
         if isinstance(obj, Iterable) and not isinstance(obj, (str, bytes, dict)) and not torch.is_tensor(obj):
