@@ -4,6 +4,7 @@ Each distributed test spawns ``python -m torch.distributed.run --standalone --np
 seconds each, one thread per process); the sharding and the communicator are also tested in-process.
 """
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -17,7 +18,7 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
 from adamlr import estimate
-from adamlr.cache import problem_key
+from adamlr.cache import Cache, problem_key
 from adamlr.config import Settings
 from adamlr.distributed import Communicator
 from adamlr.errors import ConfigError, UsageError
@@ -168,6 +169,22 @@ def test_small_mlp_matches_one_process(parallel, data, hvp):
     assert_same(out, single)
     assert out["stability"]["lr_limit"] == pytest.approx(single.stability["lr_limit"], rel=1e-6)
     assert out["probe"]["losses"] == pytest.approx(list(single.probe["losses"]), rel=1e-6)
+
+
+@pytest.mark.parametrize("parallel", ["data", "samples"])
+def test_resumes_from_a_one_process_journal(parallel, tmp_path):
+    single = estimate(F + "tiny_mlp", F + "tiny_data", epochs=5, samples=3, dtype="float64", tol=1e-8)
+    problem = prepare(F + "tiny_mlp", F + "tiny_data", "cross_entropy", device="cpu", dtype="float64", seed=0)
+    key = problem_key(problem, Settings(epochs=5, samples=3, dtype="float64", tol=1e-8, device="auto"))
+    Cache(tmp_path).append(key, dataclasses.asdict(single.samples[1]))  # as if killed after sample 1
+    run = torchrun("estimate", "-m", F + "tiny_mlp", "-d", F + "tiny_data", "--epochs", "5", "--samples", "3",
+                   "--json", "--parallel", parallel, "--cache-dir", str(tmp_path), *EXACT)
+    assert run.returncode == 0, run.stderr
+    out = one_object(run.stdout)
+    assert "resumed 1 finished samples from the journal" in out["warnings"]
+    assert out["cache"]["key"] == key
+    assert_same(out, single)
+    assert not list(tmp_path.glob("journal/*.jsonl"))
 
 
 def test_check_under_torchrun_writes_once_and_reports_on_rank_0(tmp_path):
