@@ -9,7 +9,10 @@ Each configuration is launched with ``python -m torch.distributed.run --standalo
 ``OMP_NUM_THREADS=1`` per process, on the same model, data and seed:
 
   hvp            median seconds of one data-parallel product (cached graph), over --repeats
-  all-reduce     of those, the seconds spent in the product's all-reduce (its communication share)
+  in its all-reduce  of those, the seconds spent in the product's all-reduce, waiting for the slower
+                 rank included
+  all-reduce alone   the same all-reduce right after a barrier: the communication itself (its share
+                 of a product is the communication share)
   estimate       one whole ``adamlr.estimate`` (N samples + the diagnostics), --parallel data and samples
 
 and prints the times and the ratios 1 process / 2 processes. On a machine shared with
@@ -85,6 +88,12 @@ def _worker(args: argparse.Namespace) -> None:
             hvp.append(time.perf_counter() - start)
             comm_s.append(timed.seconds)
         operator.release()
+        alone = []  # the same all-reduce with nobody late: the communication itself
+        for _ in range(args.repeats + 1):
+            timed.barrier()
+            start = time.perf_counter()
+            comm.all_reduce_sum(torch.zeros(operator.size + 1))
+            alone.append(time.perf_counter() - start)
         runs = {}
         for parallel in ("data", "samples") if comm.size > 1 else ("data",):
             timed.barrier()
@@ -94,6 +103,7 @@ def _worker(args: argparse.Namespace) -> None:
                               "hvps": sum(s.iterations for s in result.samples)}
         if comm.is_main:
             out = {"world": comm.size, "hvp": statistics.median(hvp[1:]), "allreduce": statistics.median(comm_s[1:]),
+                   "allreduce_alone": statistics.median(alone[1:]),
                    "params": operator.size, "estimate": runs}
             Path(args.out).write_text(json.dumps(out))
 
@@ -155,8 +165,10 @@ def main() -> None:
     print(f"{'':28}{'1 process':>12}{'2 processes':>14}{'1p / 2p':>10}")
     print(f"{'hvp (cached graph)':28}{one['hvp'] * 1e3:>10.1f}ms{two['hvp'] * 1e3:>12.1f}ms"
           f"{one['hvp'] / two['hvp']:>9.2f}×")
-    print(f"{'  of which all-reduce':28}{'-':>12}{two['allreduce'] * 1e3:>12.1f}ms"
-          f"{'':>4}share {two['allreduce'] / two['hvp']:.1%}")
+    print(f"{'  in its all-reduce':28}{'-':>12}{two['allreduce'] * 1e3:>12.1f}ms"
+          f"{'':>4}share {two['allreduce'] / two['hvp']:.1%} (waiting for the other rank included)")
+    print(f"{'  all-reduce alone':28}{'-':>12}{two['allreduce_alone'] * 1e3:>12.2f}ms"
+          f"{'':>4}share {two['allreduce_alone'] / two['hvp']:.1%} (after a barrier: communication only)")
     base = one["estimate"]["data"]["seconds"]
     for parallel in ("data", "samples"):
         t = two["estimate"][parallel]["seconds"]
