@@ -38,6 +38,10 @@ Rule = Literal["paper", "probe_halving"]
 """Which rate a report recommends: the paper's α, or α halved until a 10-step probe descends
 (measured better on the benchmark of docs/recommendation.md)."""
 
+OwnLoss = Literal["model", "training_step"]
+"""Losses the user's model computes itself: its output's ``loss`` when called on the whole batch
+(Hugging Face style), or a LightningModule's ``training_step(batch, batch_idx)``."""
+
 Which = Literal["magnitude", "largest"]
 """Which eigenvalue a solve returns: largest magnitude max |λ| (the spectral norm) or largest algebraic max λ."""
 
@@ -49,5 +53,6 @@ DTYPE_NAMES: tuple[DtypeName, ...] = get_args(DtypeName)
 EIGEN_TARGETS: tuple[Which, ...] = get_args(Which)
 NORM_MODES: tuple[NormMode, ...] = get_args(NormMode)
 RULE_NAMES: tuple[Rule, ...] = get_args(Rule)
+OWN_LOSSES: tuple[OwnLoss, ...] = get_args(OwnLoss)
 DEVICE_NAMES = ("auto", "cpu", "cuda")
 """Device names besides ``cuda:N``."""

@@ -30,6 +30,7 @@ from adamlr.cli_options import (
     Epochs,
     Floor,
     Hvp,
+    Inputs,
     Json,
     Loss,
     MaxIter,
@@ -38,6 +39,7 @@ from adamlr.cli_options import (
     NoCache,
     NormMode,
     Out,
+    Output,
     PerSample,
     ProbeSteps,
     Quiet,
@@ -47,6 +49,7 @@ from adamlr.cli_options import (
     Seed,
     Steps,
     Strict,
+    Targets,
     Tol,
     Weights,
 )
@@ -103,7 +106,8 @@ def settings_from(
     """Merge defaults < YAML (a file, or given values) < flags; returns (settings, {model, data})."""
     file_values = read_yaml(config) if config is not None else (file_values or {})
     settings, extras = merge_settings(file_values, cli, extra_keys=("model", "data"))
-    missing = [k for k in ("model", "data") if not extras.get(k)]
+    optional = ("data",) if settings.loss == "training_step" else ()  # a LightningModule's train_dataloader()
+    missing = [k for k in ("model", "data") if not extras.get(k) and k not in optional]
     if missing:
         raise ConfigError(
             "missing inputs", [f"{k}: expected --{k} or '{k}:' in the config file, found none" for k in missing]
@@ -135,6 +139,9 @@ def estimate_command(
     norm_mode: NormMode = None,
     probe_steps: ProbeSteps = None,
     rule: RuleOption = None,
+    inputs_: Inputs = None,
+    targets: Targets = None,
+    output: Output = None,
     config: Config = None,
     strict: Strict = None,
     cache_dir_: CacheDir = None,
@@ -172,13 +179,17 @@ def estimate_command(
         probe_steps=probe_steps,
         rule=rule,
         strict=strict,
+        inputs=inputs_,
+        targets=targets,
+        output=output,
     )
     with errors_to_exit(debug):
         settings, inputs = settings_from(config, cli)
         store = None if no_cache else Cache(cache_dir(cache_dir_))
         with RichProgress(stderr, enabled=not quiet) as progress:
             try:
-                result = estimate(inputs["model"], inputs["data"], settings=settings, progress=progress, cache=store)
+                result = estimate(inputs["model"], inputs.get("data"), settings=settings, progress=progress,
+                                  cache=store)
             except ResultError as exc:  # stderr keeps to the one error line; the result says the rest
                 if isinstance(exc.result, EstimateResult):
                     _emit(exc.result, json, warn=False)
@@ -232,6 +243,9 @@ def compare_command(
     ] = None,
     samples: Samples = None,
     loss: Loss = None,
+    inputs: Inputs = None,
+    targets: Targets = None,
+    output: Output = None,
     device: Device = None,
     dtype: Dtype = None,
     scheduler_set: Annotated[
@@ -257,7 +271,7 @@ def compare_command(
         results = run_compare_command(
             dict(model=model, data=data, test_data=test_data, epochs=epochs, batch_size=batch_size, seeds=seeds,
                  lr=lr, arms=arms, samples=samples, loss=loss, device=device, dtype=dtype,
-                 scheduler_set=scheduler_set),
+                 scheduler_set=scheduler_set, inputs=inputs, targets=targets, output=output),
             out=out, preset=preset, quick=quick, force=force, config=config, quiet=quiet, console=stderr,
         )
         if json:
@@ -285,6 +299,9 @@ def check_command(
     seed: Seed = None,
     device: Device = None,
     loss: Loss = None,
+    inputs_: Inputs = None,
+    targets: Targets = None,
+    output_key: Output = None,
     norm_mode: NormMode = None,
     rule: RuleOption = None,
     band: Annotated[str, typer.Option(help="Pass when low·α ≤ lr ≤ high·α.")] = "0.1,10",
@@ -317,12 +334,12 @@ def check_command(
         configured = read_lr(config, lr_key)
         cli = dict(
             model=model, data=data, epochs=epochs, steps=steps, samples=samples, seed=seed, device=device, loss=loss,
-            norm_mode=norm_mode, rule=rule,
+            norm_mode=norm_mode, rule=rule, inputs=inputs_, targets=targets, output=output_key,
         )
         settings, inputs = settings_from(None, cli, read_section(config, section))
         store = None if no_cache else Cache(cache_dir(cache_dir_))
         with RichProgress(stderr, enabled=not quiet) as progress:
-            result = estimate(inputs["model"], inputs["data"], settings=settings, progress=progress, cache=store)
+            result = estimate(inputs["model"], inputs.get("data"), settings=settings, progress=progress, cache=store)
         _warn_if_probe_rose(result)
         if write:
             write_lr(config, lr_key, result.recommended_lr)

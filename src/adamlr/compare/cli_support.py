@@ -19,7 +19,7 @@ from adamlr.errors import ConfigError
 from adamlr.rich_progress import RichProgress
 
 KEYS = ("model", "data", "test_data", "epochs", "batch_size", "seeds", "lr", "arms", "samples", "loss", "device",
-        "dtype", "schedulers", "scheduler_set", "estimate")
+        "dtype", "schedulers", "scheduler_set", "estimate", "inputs", "targets", "output")
 
 
 def _seeds(value: Any) -> tuple[int, ...]:
@@ -74,7 +74,8 @@ def settings_list(
     out = []
     for sub, base in runs:
         if base is None:
-            missing = [k for k in ("model", "data") if not values.get(k)]
+            optional = ("data",) if values.get("loss") == "training_step" else ()  # its train_dataloader()
+            missing = [k for k in ("model", "data") if not values.get(k) and k not in optional]
             if missing:
                 raise ConfigError(
                     "missing inputs",

@@ -25,7 +25,7 @@ from adamlr.estimate import estimate
 from adamlr.files import write_atomic
 from adamlr.loading import describe
 from adamlr.losses import resolve_loss
-from adamlr.problem import TORCH_DTYPES, build_model, load_batches, resolve_device
+from adamlr.problem import TORCH_DTYPES, build_model, layout_for, load_batches, resolve_device, training_data
 from adamlr.progress import Progress
 from adamlr.rng import preserved_rng
 
@@ -64,6 +64,9 @@ class CompareSettings:
     schedulers: dict[str, dict[str, Any]] = field(default_factory=dict)
     scheduler_set: Literal["default", "paper-code"] = "default"
     estimate_options: dict[str, Any] = field(default_factory=dict)
+    inputs: Any = None
+    targets: Any = None
+    output: str | None = None
 
 
 def _fingerprint(cs: CompareSettings) -> dict[str, Any]:
@@ -73,6 +76,7 @@ def _fingerprint(cs: CompareSettings) -> dict[str, Any]:
               else getattr(cs, k) for k in keys}
     if cs.scheduler_set != "default":  # only when set, so config.json of earlier runs still matches
         fields["scheduler_set"] = cs.scheduler_set
+    fields.update({k: getattr(cs, k) for k in ("inputs", "targets", "output") if getattr(cs, k) is not None})
     return fields
 
 
@@ -114,7 +118,7 @@ def _alpha(cs: CompareSettings, seed: int, out: Path, force: bool, progress: Com
         saved = json.loads(path.read_text())
         return saved["lr"], saved
     settings = Settings(epochs=cs.epochs, samples=cs.samples, seed=seed, loss=cs.loss, device=cs.device,
-                        dtype=cs.dtype, **cs.estimate_options)
+                        dtype=cs.dtype, inputs=cs.inputs, targets=cs.targets, output=cs.output, **cs.estimate_options)
     result = estimate(cs.model, cs.data, settings=settings, progress=progress.estimating()).to_dict()
     write_atomic(path, json.dumps(result, indent=1))
     return result["lr"], result
@@ -141,8 +145,11 @@ def _run_compare(cs: CompareSettings, out: Path, force: bool, progress: CompareP
     (out / "arms").mkdir(parents=True, exist_ok=True)
     _check_same_comparison(cs, out, force)
     loss_fn, loss_name = resolve_loss(cs.loss)
-    train_data = load_batches(cs.data, device=device, dtype=dtype)
-    test_data = load_batches(cs.test_data, device=device, dtype=dtype) if cs.test_data is not None else None
+    layout = layout_for(cs.loss, cs.inputs, cs.targets)
+    data = cs.data if cs.data is not None else training_data(cs.model, cs.loss, cs.seeds[0])
+    train_data = load_batches(data, device=device, dtype=dtype, layout=layout)
+    test_data = load_batches(cs.test_data, device=device, dtype=dtype, layout=layout) \
+        if cs.test_data is not None else None
     if cs.batch_size is not None and train_data.random_access is None:
         raise DataError("expected training data with random access for --batch-size (tensors or a map-style Dataset)")
     runs: list[RunResult] = []
@@ -154,13 +161,13 @@ def _run_compare(cs: CompareSettings, out: Path, force: bool, progress: CompareP
         make = factory or _copier(module)
         alpha, estimates[seed] = _alpha(cs, seed, out, force, progress)
         spec = TrainSpec(
-            make, state, train_data, test_data, loss_fn, loss_name, cs.epochs, cs.batch_size, device, dtype
+            make, state, train_data, test_data, loss_fn, loss_name, cs.epochs, cs.batch_size, device, dtype, cs.output
         )
         arms = paper_arms(alpha, cs.epochs, cs.schedulers, scheduler_set=cs.scheduler_set)
         if cs.arms in ("all", "optional") or "lr_range_test" in cs.arms:
             with preserved_rng():
                 suggestion = lr_range_test(make, state, train_data, loss_fn, device, dtype, seed=seed,
-                                           loss_name=loss_name) \
+                                           loss_name=loss_name, output=cs.output) \
                     if train_data.random_access else None
             arms += optional_arms(suggestion, cs.epochs)
         selected = _select(arms, cs.arms)
