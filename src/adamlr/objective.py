@@ -104,7 +104,7 @@ def _mode_notes(work: nn.Module, differing: list[str], norm_mode: NormMode) -> l
     if norm_mode == "eval" and differing:
         return [f"model has {', '.join(differing)} layers: the Hessian is taken in eval mode (running statistics "
                 "frozen, dropout off), which differs from the training-mode loss (--norm-mode train)"]
-    return [off[2:].capitalize()] if off else []
+    return [off[2].upper() + off[3:]] if off else []
 
 
 def trainable_parameters(module: nn.Module) -> Params:
