@@ -145,3 +145,14 @@ def test_cli_options_reach_the_estimate():
     assert r.exit_code == 0, r.stderr
     settings = json.loads(r.stdout)["settings"]
     assert (settings["inputs"], settings["targets"], settings["output"]) == ("features", "cls", "logits")
+
+
+def test_check_reads_the_layout_from_its_section(tmp_path, oracle):
+    config = tmp_path / "train.yaml"
+    config.write_text("adamlr:\n  model: tests.assets.shapes:own_loss\n  data: tests.assets.shapes:dict_batches\n"
+                      "  loss: model\n  inputs: [input, label]\n  targets: label\n  epochs: 10\n  samples: 2\n"
+                      "  dtype: float64\n  probe_steps: 2\noptimizer:\n  lr: 0.001\n")
+    r = CliRunner().invoke(app, ["check", "-c", str(config), "--lr-key", "optimizer.lr", "--format", "json",
+                                 "--no-cache"])
+    assert r.exit_code in (0, 4), r.stderr
+    assert json.loads(r.stdout)["recommended_lr"] == pytest.approx(oracle.lr, rel=1e-9)

@@ -50,7 +50,7 @@ class CompareSettings:
     """Everything that defines a comparison (what a rerun with the same --out must match)."""
 
     model: Any
-    data: Any
+    data: Any = None  # None: a LightningModule's train_dataloader() (with loss="training_step")
     test_data: Any = None
     epochs: int = 100
     batch_size: int | None = None
