@@ -156,3 +156,11 @@ def test_check_reads_the_layout_from_its_section(tmp_path, oracle):
                                  "--no-cache"])
     assert r.exit_code in (0, 4), r.stderr
     assert json.loads(r.stdout)["recommended_lr"] == pytest.approx(oracle.lr, rel=1e-9)
+
+
+def test_non_tensor_inputs_point_to_inputs_option():
+    batches = [{"text": ["a", "b"], "x": torch.ones(2, 4), "label": torch.zeros(2, dtype=torch.long)}]
+    with pytest.raises(DataError, match=r"input 'text' to be a tensor, found list; name the model's inputs with "
+                                        r"--inputs"):
+        run(f.tiny_mlp, lambda: batches)
+    assert run(f.tiny_mlp, lambda: batches, inputs="x").k_hat > 0

@@ -143,6 +143,17 @@ def _tensor(value: Any, role: str, index: int) -> torch.Tensor:
         raise DataError(f"expected batch {index} {role} to be a tensor, found {type(value).__name__}") from exc
 
 
+def _input_tensor(value: Any, key: Key, batch: Any, index: int) -> torch.Tensor:
+    if torch.is_tensor(value):
+        return value
+    try:
+        return torch.as_tensor(value)
+    except Exception as exc:
+        where = f"input {key!r}" if isinstance(batch, Mapping) else "inputs"
+        raise DataError(f"expected batch {index} {where} to be a tensor, found {type(value).__name__}; name the "
+                        "model's inputs with --inputs KEY[,KEY…]") from exc
+
+
 def _describe(batch: Any) -> str:
     if isinstance(batch, Mapping):
         return f"a dict with keys {', '.join(map(str, batch)) or '(none)'}"
@@ -200,7 +211,7 @@ def _call_of(batch: Any, layout: BatchLayout, target_key: Key | None,
     else:
         chosen = [(0, batch[0])]
     if not layout.whole:
-        chosen = [(k, _tensor(v, "inputs", index)) for k, v in chosen]
+        chosen = [(k, _input_tensor(v, k, batch, index)) for k, v in chosen]
     if isinstance(batch, Mapping) and (len(chosen) > 1 or layout.whole):
         return (), {str(k): v for k, v in chosen}
     return tuple(v for _, v in chosen), {}
