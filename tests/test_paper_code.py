@@ -13,9 +13,9 @@ from adamlr import estimate
 from adamlr.cli import app
 from adamlr.compare import schedules as S
 from adamlr.compare.arms import paper_arms
-from adamlr.compare.cli_support import settings_list
 from adamlr.compare.presets import preset, quick
 from adamlr.compare.runner import run_compare
+from adamlr.compare.setup import settings_list
 from adamlr.errors import ConfigError
 from adamlr.loading import load_object
 from sample_models import paper_code as P

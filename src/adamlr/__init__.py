@@ -1,12 +1,18 @@
 """adamlr: the constant Adam learning rate α = sqrt(2 L(w0) / (K̂ T)), estimated before training.
 
-Public API:
+Public API (each mirrors its ``adamlr`` command and returns a frozen result; none prints or exits):
     estimate: run Algorithm 2 and return an :class:`EstimateResult`.
+    check: is the learning rate in a training YAML within a band around α? A :class:`CheckResult`.
+    compare: train Adam under α, the paper's schedulers and constant steps; a :class:`CompareResult`.
     recommended_lr: the step-size formula.
     spectral_norm: ‖A‖₂ of a symmetric operator given v ↦ Av.
 """
 
 from adamlr._version import __version__
+from adamlr.check import CheckResult
+from adamlr.check import check as _check
+from adamlr.compare.api import CompareResult
+from adamlr.compare.api import compare as _compare
 from adamlr.config import Settings
 from adamlr.errors import AdamlrError
 from adamlr.estimate import estimate
@@ -15,7 +21,12 @@ from adamlr.progress import Progress
 from adamlr.result import EstimateResult, SampleResult
 from adamlr.solvers import EigenResult, spectral_norm
 
+# The functions take the names of the modules that define them (adamlr.check, adamlr.compare), as the
+# commands do; the modules stay importable by their full names (``from adamlr.compare.runner import …``).
+check = _check
+compare = _compare
+
 __all__ = [
-    "AdamlrError", "EigenResult", "EstimateResult", "Progress", "SampleResult", "Settings",
-    "__version__", "estimate", "recommended_lr", "spectral_norm",
+    "AdamlrError", "CheckResult", "CompareResult", "EigenResult", "EstimateResult", "Progress", "SampleResult",
+    "Settings", "__version__", "check", "compare", "estimate", "recommended_lr", "spectral_norm",
 ]

@@ -15,9 +15,12 @@ from typing import Any
 
 import yaml
 
-from adamlr.config import parse_yaml_file, read_yaml
-from adamlr.errors import ConfigError
+from adamlr.cache import Cache
+from adamlr.config import parse_yaml_file, read_yaml, settings_and_inputs
+from adamlr.errors import ConfigError, did_you_mean
+from adamlr.estimate import estimate
 from adamlr.files import write_atomic
+from adamlr.progress import Progress
 from adamlr.result import EstimateResult
 
 EXIT_OUTSIDE_BAND = 4
@@ -65,7 +68,10 @@ def _node_at(root: yaml.Node, key_path: str, path: Path) -> yaml.ScalarNode:
             match = []
         if not match:
             where = ".".join(walked) or "the top level"
-            raise ConfigError(f"expected a key {key_path!r} in {path}, found no {part!r} under {where}")
+            keys = [k.value for k, _ in node.value if isinstance(k, yaml.ScalarNode)] \
+                if isinstance(node, yaml.MappingNode) else []
+            raise ConfigError(f"expected a key {key_path!r} in {path}, found no {part!r} under {where}"
+                              f"{did_you_mean(part, keys)}")
         node = match[-1]
         walked.append(part)
     if not isinstance(node, yaml.ScalarNode):
@@ -115,6 +121,51 @@ def section(path: str | Path, name: str) -> dict[str, Any]:
     return value
 
 
+def _section_or_hint(path: Path, name: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The ``name:`` section; when it is absent and the options lack what it would give, say so first."""
+    data = read_yaml(path)
+    needed = [k for k in ("model", "data") if options.get(k) is None]
+    if options.get("epochs") is None and options.get("steps") is None:
+        needed.append("epochs")
+    if name not in data and needed:
+        raise ConfigError(f"expected an {name!r} section in {path} with {', '.join(needed)} (or the options "
+                          f"{', '.join('--' + k for k in needed)}), found no {name!r} key at the top level"
+                          f"{did_you_mean(name, list(data))}")
+    return section(path, name)
+
+
+def check(config: str | Path, lr_key: str, *, band: str | tuple[float, float] = (0.1, 10.0), write: bool = False,
+          section_name: str = "adamlr", progress: Progress | None = None, cache: Cache | None = None,
+          **options: Any) -> CheckResult:
+    """Is the learning rate at ``lr_key`` in ``config`` within ``band`` around the recommended rate?
+
+    Args:
+        config: the training YAML that holds the learning rate.
+        lr_key: its dotted key path, e.g. ``optimizer.lr`` (list items by index).
+        band: ``(low, high)`` multipliers of the recommended rate that pass, or ``"low,high"``.
+        write: set the key to the recommended rate in place (every other byte of the file kept).
+        section_name: the section of the same YAML with model, data and estimate settings.
+        progress: receives the estimate's progress events.
+        cache: where finished estimates live (None: no cache).
+        **options: ``model``, ``data`` and any estimate setting (``epochs=…``); they win over the section.
+
+    Returns:
+        A frozen :class:`CheckResult`; ``within`` is the verdict (the CLI exits 4 when false).
+
+    Raises:
+        adamlr.errors.AdamlrError: as :func:`adamlr.estimate`, or an unreadable config, key or band.
+    """
+    limits = parse_band(band) if isinstance(band, str) else _valid_band(band)
+    path = Path(config)
+    configured = read_lr(path, lr_key)
+    settings, inputs = settings_and_inputs(_section_or_hint(path, section_name, options), options)
+    result = estimate(inputs["model"], inputs.get("data"), settings=settings, progress=progress, cache=cache)
+    if write:
+        write_lr(path, lr_key, result.recommended_lr)
+        configured = read_lr(path, lr_key)
+    return verdict(str(config), lr_key, configured, result, limits, write)
+
+
 def verdict(config: str, lr_key: str, configured: float, result: EstimateResult, band: tuple[float, float],
             written: bool) -> CheckResult:
     low, high = band
@@ -129,6 +180,11 @@ def parse_band(text: str) -> tuple[float, float]:
         low, high = (float(x) for x in text.split(","))
     except ValueError:
         raise ConfigError(f"expected --band as two numbers low,high (e.g. 0.1,10), found {text!r}") from None
+    return _valid_band((low, high), text)
+
+
+def _valid_band(band: tuple[float, float], text: str | None = None) -> tuple[float, float]:
+    low, high = (float(x) for x in band)
     if not (0 < low <= 1 <= high and math.isfinite(high)):
-        raise ConfigError(f"expected --band with 0 < low ≤ 1 ≤ high, found {text!r}")
+        raise ConfigError(f"expected --band with 0 < low ≤ 1 ≤ high, found {text or band!r}")
     return low, high

@@ -42,6 +42,10 @@ OwnLoss = Literal["model", "training_step"]
 """Losses the user's model computes itself: its output's ``loss`` when called on the whole batch
 (Hugging Face style), or a LightningModule's ``training_step(batch, batch_idx)``."""
 
+Batching = Literal["full", "mini-batch", "loader"]
+"""How ``adamlr compare`` trains: full batch, seeded shuffled mini-batches of ``--batch-size``, or the
+data's own batches (a DataLoader, an iterable of batches)."""
+
 Which = Literal["magnitude", "largest"]
 """Which eigenvalue a solve returns: largest magnitude max |λ| (the spectral norm) or largest algebraic max λ."""
 

@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -19,9 +19,14 @@ from rich.console import Console
 from adamlr._version import __version__
 from adamlr.cache import Cache, cache_dir
 from adamlr.cli_options import (
+    Arms,
+    Band,
     BatchSize,
     CacheDir,
+    CheckConfig,
     Chunk,
+    CompareBatchSize,
+    CompareEpochs,
     Config,
     Data,
     Debug,
@@ -29,10 +34,14 @@ from adamlr.cli_options import (
     Dtype,
     Epochs,
     Floor,
+    Force,
+    Format,
     Hvp,
     Inputs,
     Json,
     Loss,
+    Lr,
+    LrKey,
     MaxIter,
     Method,
     Model,
@@ -41,27 +50,60 @@ from adamlr.cli_options import (
     Out,
     Output,
     PerSample,
+    Preset,
     ProbeSteps,
+    Quick,
     Quiet,
     RuleOption,
     Samples,
     Scale,
+    SchedulerSet,
+    Section,
     Seed,
+    Seeds,
     Steps,
     Strict,
     Targets,
+    TestData,
     Tol,
     Weights,
+    Write,
 )
-from adamlr.config import merge_settings, read_yaml
+from adamlr.config import read_yaml, settings_and_inputs
 from adamlr.errors import AdamlrError, ConfigError, ResultError
 from adamlr.estimate import estimate
 from adamlr.report import render, to_json
 from adamlr.result import EstimateResult
 from adamlr.rich_progress import RichProgress
 
+EXIT_CODES = (
+    "Exit codes: 0 success · 1 your input or code failed (import, factory, data, NaN loss, zero curvature) · "
+    "2 bad options or config · 3 with --strict: a sample did not converge or the probe's loss rose · "
+    "4 check: the learning rate is outside the band · 130 interrupted (finished samples are kept)."
+)
+
+def _no_flag_placeholders() -> None:
+    """Typer's rich help shows ``<bool>`` after every flag (--json, --help, …), though a flag takes no value.
+
+    Shows nothing there instead, for every flag without an explicit metavar, where Typer's option class allows.
+    """
+    from typer.core import TyperOption
+
+    shown = getattr(TyperOption, "display_type_rich", None)
+    if shown is None or getattr(shown, "adamlr_patched", False):
+        return
+
+    def display_type_rich(self: Any, ctx: Any) -> Any:
+        return "" if getattr(self, "is_flag", False) and self.metavar is None else shown(self, ctx)
+
+    display_type_rich.adamlr_patched = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_no_flag_placeholders()
+
 app = typer.Typer(
-    name="adamlr", add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+    name="adamlr", add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False, epilog=EXIT_CODES,
     help="Recommend a constant Adam learning rate before training (Algorithm 2 of the 'exact constant step' paper).",
 )
 stdout = Console()
@@ -77,7 +119,8 @@ def _version(value: bool) -> None:
 @app.callback()
 def main(
     version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
     ] = False,
 ) -> None:
     """adamlr: α = sqrt(2·L(w0) / (K̂·T)) for Adam, with K̂ from Hessian spectral norms."""
@@ -100,22 +143,7 @@ def errors_to_exit(debug: bool) -> Iterator[None]:
 
 
 
-def settings_from(
-    config: Path | None, cli: dict[str, Any], file_values: dict[str, Any] | None = None
-) -> tuple[Any, dict[str, Any]]:
-    """Merge defaults < YAML (a file, or given values) < flags; returns (settings, {model, data})."""
-    file_values = read_yaml(config) if config is not None else (file_values or {})
-    settings, extras = merge_settings(file_values, cli, extra_keys=("model", "data"))
-    optional = ("data",) if settings.loss == "training_step" else ()  # a LightningModule's train_dataloader()
-    missing = [k for k in ("model", "data") if not extras.get(k) and k not in optional]
-    if missing:
-        raise ConfigError(
-            "missing inputs", [f"{k}: expected --{k} or '{k}:' in the config file, found none" for k in missing]
-        )
-    return settings, extras
-
-
-@app.command("estimate")
+@app.command("estimate", epilog=EXIT_CODES)
 def estimate_command(
     model: Model = None,
     data: Data = None,
@@ -184,7 +212,7 @@ def estimate_command(
         output=output,
     )
     with errors_to_exit(debug):
-        settings, inputs = settings_from(config, cli)
+        settings, inputs = settings_and_inputs(read_yaml(config) if config is not None else {}, cli)
         store = None if no_cache else Cache(cache_dir(cache_dir_))
         with RichProgress(stderr, enabled=not quiet) as progress:
             try:
@@ -216,31 +244,17 @@ def _emit(result: EstimateResult, as_json: bool, warn: bool = True) -> None:
 
 
 
-@app.command("compare")
+@app.command("compare", epilog=EXIT_CODES)
 def compare_command(
     model: Model = None,
     data: Data = None,
-    test_data: Annotated[
-        Optional[str], typer.Option("--test-data", help="Test data (same forms as --data) for test loss and accuracy.")
-    ] = None,
-    epochs: Annotated[
-        Optional[int], typer.Option(help="Epochs to train each arm (default 100); also T for adamlr's α.")
-    ] = None,
-    batch_size: Annotated[
-        Optional[int], typer.Option("--batch-size", help="Mini-batch size (default: full batch).")
-    ] = None,
-    seeds: Annotated[
-        Optional[str],
-        typer.Option(help="Comma-separated seeds, e.g. 0,1,2: every arm is repeated and the spread reported."),
-    ] = None,
+    test_data: TestData = None,
+    epochs: CompareEpochs = None,
+    batch_size: CompareBatchSize = None,
+    seeds: Seeds = None,
     out: Out = Path("runs/compare"),
-    lr: Annotated[
-        Optional[float], typer.Option("--lr", help="Use this α for the adamlr arm instead of estimating it.")
-    ] = None,
-    arms: Annotated[
-        Optional[str],
-        typer.Option(help="all (default), paper, schedulers, constants, optional, or arm names, comma-separated."),
-    ] = None,
+    lr: Lr = None,
+    arms: Arms = None,
     samples: Samples = None,
     loss: Loss = None,
     inputs: Inputs = None,
@@ -248,49 +262,39 @@ def compare_command(
     output: Output = None,
     device: Device = None,
     dtype: Dtype = None,
-    scheduler_set: Annotated[
-        Optional[str],
-        typer.Option("--schedulers", help="default (7 schedulers from 1e-3) or paper-code (the authors' 8 from 1e-2)."),
-    ] = None,
-    preset: Annotated[
-        Optional[str], typer.Option(help="One of the paper's setups (see README); other options override it.")
-    ] = None,
-    quick: Annotated[
-        bool, typer.Option("--quick", help="Shrink to a smoke run of seconds (512 examples, 3 epochs).")
-    ] = False,
-    force: Annotated[bool, typer.Option("--force", help="Redo finished arms instead of skipping them.")] = False,
+    scheduler_set: SchedulerSet = None,
+    preset: Preset = None,
+    quick: Quick = False,
+    force: Force = False,
     config: Config = None,
     json: Json = False,
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
     """Train Adam from the same initial weights with adamlr's α, the paper's 7 schedulers and 4 constant steps."""
-    from adamlr.compare.cli_support import run_compare_command
+    from adamlr.compare.api import compare
+    from adamlr.compare.report import ranking
+    from adamlr.rich_progress import RichCompareProgress
 
     with errors_to_exit(debug):
-        results = run_compare_command(
-            dict(model=model, data=data, test_data=test_data, epochs=epochs, batch_size=batch_size, seeds=seeds,
-                 lr=lr, arms=arms, samples=samples, loss=loss, device=device, dtype=dtype,
-                 scheduler_set=scheduler_set, inputs=inputs, targets=targets, output=output),
-            out=out, preset=preset, quick=quick, force=force, config=config, quiet=quiet, console=stderr,
-        )
+        progress = RichCompareProgress(stderr, not quiet)
+        with progress.bars:
+            outcome = compare(model, data, out=out, preset=preset, quick=quick, force=force, config=config,
+                              progress=progress, test_data=test_data, epochs=epochs, batch_size=batch_size,
+                              seeds=seeds, lr=lr, arms=arms, samples=samples, loss=loss, device=device, dtype=dtype,
+                              scheduler_set=scheduler_set, inputs=inputs, targets=targets, output=output)
         if json:
-            print(to_json(results if len(results) > 1 else next(iter(results.values()))))
+            print(to_json(outcome.to_dict()))
         else:
-            from adamlr.compare.report import ranking
-
-            for sub, res in results.items():
-                stdout.print(ranking(res))
-                stdout.print(f"written to {out / sub if sub else out}", highlight=False)
+            for c in outcome.comparisons:
+                stdout.print(ranking(c.results))
+                stdout.print(f"written to {c.out}", highlight=False)
 
 
-@app.command("check")
+@app.command("check", epilog=EXIT_CODES)
 def check_command(
-    config: Annotated[Path, typer.Option("--config", "-c", help="The training YAML that holds the learning rate.")],
-    lr_key: Annotated[
-        str,
-        typer.Option("--lr-key", help="Dotted key path of the learning rate, e.g. optimizer.lr (list items by index)."),
-    ],
+    config: CheckConfig,
+    lr_key: LrKey,
     model: Model = None,
     data: Data = None,
     epochs: Epochs = None,
@@ -304,47 +308,30 @@ def check_command(
     output_key: Output = None,
     norm_mode: NormMode = None,
     rule: RuleOption = None,
-    band: Annotated[str, typer.Option(help="Pass when low·α ≤ lr ≤ high·α.")] = "0.1,10",
-    section: Annotated[
-        str, typer.Option(help="Section of the same YAML with model, data and estimate settings.")
-    ] = "adamlr",
-    write: Annotated[
-        bool,
-        typer.Option("--write", help="Set the key to α in place (the rest of the file, comments included, is kept)."),
-    ] = False,
-    output: Annotated[
-        Optional[str],
-        typer.Option("--format", help="rich, json or github (default: github when GITHUB_ACTIONS=true, else rich)."),
-    ] = None,
+    band: Band = "0.1,10",
+    section: Section = "adamlr",
+    write: Write = False,
+    output: Format = None,
     cache_dir_: CacheDir = None,
     no_cache: NoCache = False,
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
     """Exit 0 when the configured Adam learning rate lies within the band around α, 4 when it does not."""
-    from adamlr.check import EXIT_OUTSIDE_BAND, parse_band, read_lr, verdict, write_lr
-    from adamlr.check import section as read_section
+    from adamlr.check import EXIT_OUTSIDE_BAND, check
     from adamlr.report import github_annotations, render_check
 
     with errors_to_exit(debug):
         fmt = output or ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "rich")
         if fmt not in ("rich", "json", "github"):
             raise ConfigError("invalid options", [f"format: expected rich, json or github, found {fmt!r}"])
-        limits = parse_band(band)
-        configured = read_lr(config, lr_key)
-        cli = dict(
-            model=model, data=data, epochs=epochs, steps=steps, samples=samples, seed=seed, device=device, loss=loss,
-            norm_mode=norm_mode, rule=rule, inputs=inputs_, targets=targets, output=output_key,
-        )
-        settings, inputs = settings_from(None, cli, read_section(config, section))
         store = None if no_cache else Cache(cache_dir(cache_dir_))
         with RichProgress(stderr, enabled=not quiet) as progress:
-            result = estimate(inputs["model"], inputs.get("data"), settings=settings, progress=progress, cache=store)
-        _warn_if_probe_rose(result)
-        if write:
-            write_lr(config, lr_key, result.recommended_lr)
-            configured = read_lr(config, lr_key)
-        outcome = verdict(str(config), lr_key, configured, result, limits, write)
+            outcome = check(config, lr_key, band=band, write=write, section_name=section, progress=progress,
+                            cache=store, model=model, data=data, epochs=epochs, steps=steps, samples=samples,
+                            seed=seed, device=device, loss=loss, norm_mode=norm_mode, rule=rule, inputs=inputs_,
+                            targets=targets, output=output_key)
+        _warn_if_probe_rose(outcome.estimate)
         if fmt == "json":
             print(to_json(outcome.to_dict()))
         elif fmt == "github":

@@ -171,3 +171,58 @@ Debug = Annotated[bool, typer.Option("--debug", help="Show tracebacks instead of
 Out = Annotated[
     Path, typer.Option("--out", "-o", help="Directory for results.json, results.csv, figures and per-arm files.")
 ]
+
+# adamlr compare
+TestData = Annotated[
+    Optional[str], typer.Option("--test-data", help="Test data (same forms as --data) for test loss and accuracy.")
+]
+CompareEpochs = Annotated[
+    Optional[int], typer.Option("--epochs", help="Epochs to train each arm (default 100); also T for adamlr's α.")
+]
+CompareBatchSize = Annotated[
+    Optional[str],
+    typer.Option("--batch-size", metavar="B|full",
+                 help="Shuffled mini-batches of B, or full batch (default: the data's own batches when it comes in "
+                 "batches, e.g. a DataLoader; full batch for tensors and Datasets)."),
+]
+Seeds = Annotated[
+    Optional[str],
+    typer.Option("--seeds", help="Comma-separated seeds, e.g. 0,1,2: every arm is repeated and the spread reported."),
+]
+Lr = Annotated[Optional[float], typer.Option("--lr", help="Use this α for the adamlr arm instead of estimating it.")]
+Arms = Annotated[
+    Optional[str],
+    typer.Option("--arms", help="all (default), paper, schedulers, constants, optional, or arm names, "
+                 "comma-separated."),
+]
+SchedulerSet = Annotated[
+    Optional[str],
+    typer.Option("--schedulers", help="default (7 schedulers from 1e-3) or paper-code (the authors' 8 from 1e-2)."),
+]
+Preset = Annotated[
+    Optional[str], typer.Option("--preset", help="One of the paper's setups (see README); other options override it.")
+]
+Quick = Annotated[
+    bool,
+    typer.Option("--quick", help="Shrink to a smoke run of seconds: the first 512 examples (any data form), 3 epochs."),
+]
+Force = Annotated[
+    bool, typer.Option("--force", help="Redo finished arms (and the range test) instead of reusing them.")
+]
+
+# adamlr check
+CheckConfig = Annotated[Path, typer.Option("--config", "-c", help="The training YAML that holds the learning rate.")]
+LrKey = Annotated[
+    str, typer.Option("--lr-key", help="Dotted key path of the learning rate, e.g. optimizer.lr (list items by index).")
+]
+Band = Annotated[str, typer.Option("--band", help="Pass when low·α ≤ lr ≤ high·α.")]
+Section = Annotated[
+    str, typer.Option("--section", help="Section of the same YAML with model, data and estimate settings.")
+]
+Write = Annotated[
+    bool, typer.Option("--write", help="Set the key to α in place (the rest of the file, comments included, is kept).")
+]
+Format = Annotated[
+    Optional[str],
+    typer.Option("--format", help="rich, json or github (default: github when GITHUB_ACTIONS=true, else rich)."),
+]

@@ -29,7 +29,7 @@ from adamlr.choices import (
     Rule,
     WeightDistribution,
 )
-from adamlr.errors import ConfigError
+from adamlr.errors import ConfigError, did_you_mean
 
 
 @dataclass(frozen=True)
@@ -224,11 +224,28 @@ def merge_settings(
     for key, value in cli_values.items():
         if value is not None:
             (extras if key in extra_keys else merged)[key] = value
-    invalid = [f"{k}: unknown option (expected one of {', '.join(FIELD_NAMES + extra_keys)})" for k in unknown]
+    invalid = [f"{k}: unknown option (expected one of {', '.join(FIELD_NAMES + extra_keys)})"
+               f"{did_you_mean(k, FIELD_NAMES + extra_keys)}" for k in unknown]
     try:
         settings = Settings(**merged)
     except ConfigError as exc:
         raise ConfigError("invalid configuration", invalid + exc.problems) from None
     if invalid:
         raise ConfigError("invalid configuration", invalid)
+    return settings, extras
+
+
+def settings_and_inputs(file_values: dict[str, Any], options: dict[str, Any]) -> tuple[Settings, dict[str, Any]]:
+    """:func:`merge_settings` with ``model`` and ``data`` required; returns (settings, {model, data}).
+
+    Raises:
+        ConfigError: as :func:`merge_settings`, or model/data given neither as options nor in the file.
+    """
+    settings, extras = merge_settings(file_values, options, extra_keys=("model", "data"))
+    optional = ("data",) if settings.loss == "training_step" else ()  # a LightningModule's train_dataloader()
+    missing = [k for k in ("model", "data") if (extras.get(k) is None or extras.get(k) == "") and k not in optional]
+    if missing:
+        raise ConfigError(
+            "missing inputs", [f"{k}: expected --{k} or '{k}:' in the config file, found none" for k in missing]
+        )
     return settings, extras

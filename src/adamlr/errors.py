@@ -15,6 +15,8 @@ Exit codes:
 
 from __future__ import annotations
 
+import difflib
+
 
 class AdamlrError(Exception):
     """Base class of every error adamlr raises on purpose."""
@@ -96,3 +98,10 @@ class Interrupted(ResultError):
     """Ctrl-C during an estimate; ``result`` is a partial result over the finished samples."""
 
     exit_code = 130
+
+
+def did_you_mean(word: str, choices: object) -> str:
+    """``"; did you mean 'epochs'?"`` when ``word`` is a near miss of one of ``choices`` (difflib), else ``""``."""
+    names = [str(c) for c in choices] if isinstance(choices, (list, tuple, set, frozenset, dict)) else []
+    close = difflib.get_close_matches(str(word), names, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""

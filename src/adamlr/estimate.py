@@ -19,7 +19,7 @@ from adamlr.cache import Cache, problem_key
 from adamlr.choices import HvpMode
 from adamlr.config import FIELD_NAMES, Settings
 from adamlr.diagnose import diagnose
-from adamlr.errors import ConfigError, Interrupted, NotConvergedError, ProbeRoseError
+from adamlr.errors import ConfigError, Interrupted, NotConvergedError, NumericalError, ProbeRoseError, did_you_mean
 from adamlr.hvp import choose_mode
 from adamlr.problem import Problem, prepare
 from adamlr.progress import Progress
@@ -36,7 +36,7 @@ def _peak_memory(device: torch.device) -> tuple[int | None, str]:
 def _settings(settings: Settings | None, options: dict[str, Any]) -> Settings:
     unknown = sorted(set(options) - set(FIELD_NAMES))
     if unknown:
-        raise ConfigError("invalid settings", [f"{k}: unknown option" for k in unknown])
+        raise ConfigError("invalid settings", [f"{k}: unknown option{did_you_mean(k, FIELD_NAMES)}" for k in unknown])
     if settings is None:
         return Settings(**options)
     return dataclasses.replace(settings, **options) if options else settings
@@ -90,6 +90,8 @@ def _compute(problem: Problem, settings: Settings, progress: Progress, started: 
     if problem.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(problem.device)
     initial_loss = problem.objective.value(problem.initial_params)
+    if initial_loss == 0.0:
+        _refuse_constant_cross_entropy(problem)
     # Mini-batch solves always cache their one small batch's graph; full data chooses.
     mode: HvpMode = "cached" if settings.batch_size else choose_mode(settings.hvp, problem.objective,
                                                                      problem.initial_params)
@@ -117,6 +119,25 @@ def _compute(problem: Problem, settings: Settings, progress: Progress, started: 
         result = dataclasses.replace(result, cache={"hit": False, "key": key, "path": str(path)})
     _raise_if_strict(result, settings)
     return result
+
+
+def _refuse_constant_cross_entropy(problem: Problem) -> None:
+    """Cross-entropy over one output is 0 whatever the weights (log-softmax of one logit): say so, before sampling.
+
+    Raises:
+        NumericalError: the loss is ``cross_entropy`` and the model has one output per example.
+    """
+    objective = problem.objective
+    if objective.loss_name != "cross_entropy":
+        return
+    with torch.no_grad():
+        outputs = objective.outputs(problem.initial_params, next(iter(objective.batches)))
+    if torch.is_tensor(outputs) and outputs.ndim >= 1 and outputs.shape[-1 if outputs.ndim < 2 else 1] == 1:
+        raise NumericalError(
+            f"expected a loss that depends on the weights, found cross_entropy over 1 output (outputs of shape "
+            f"{tuple(outputs.shape)}), which is 0 for any weights: no curvature to measure; did you mean --loss mse "
+            "(regression) or --loss bce_with_logits (one binary label)?"
+        )
 
 
 def _facts(problem: Problem, started: float, notes: tuple[str, ...]) -> RunFacts:

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from adamlr.errors import LoadError, UserCodeError
+from adamlr.errors import AdamlrError, LoadError, UserCodeError, did_you_mean
 
 T = TypeVar("T")
 
@@ -44,7 +44,8 @@ def _on_sys_path(directory: str) -> Iterator[None]:
 
 def _import_file(path: Path) -> Any:
     if not path.is_file():
-        raise LoadError(f"expected a Python file at {str(path)!r}, found no such file")
+        where = f" (relative to the working directory {os.getcwd()})" if not path.is_absolute() else ""
+        raise LoadError(f"expected a Python file at {str(path)!r}, found no such file{where}")
     name = f"_adamlr_user_{abs(hash(str(path.resolve())))}"
     if name in sys.modules:
         return sys.modules[name]
@@ -62,6 +63,15 @@ def _import_file(path: Path) -> Any:
     return module
 
 
+def _where_searched() -> str:
+    """Where Python looked for a module, and how to make a project importable."""
+    path = os.environ.get("PYTHONPATH")
+    shown = f"PYTHONPATH={path!r}" if path else "PYTHONPATH is not set"
+    return (f"(searched the working directory {os.getcwd()} and the Python path; {shown}): run adamlr from your "
+            "project's root, add that directory to PYTHONPATH or pip install -e it, or name a file: "
+            "path/to/file.py:attr")
+
+
 def _import_module(name: str) -> Any:
     with _on_sys_path(os.getcwd()):
         try:
@@ -69,7 +79,8 @@ def _import_module(name: str) -> Any:
         except ModuleNotFoundError as exc:
             missing = exc.name or ""
             if missing and (name == missing or name.startswith(missing + ".")):
-                raise LoadError(f"expected an importable module {name!r}, found no module named {missing!r}") from exc
+                raise LoadError(f"expected an importable module {name!r}, found no module named {missing!r} "
+                                f"{_where_searched()}") from exc
             raise UserCodeError(f"importing {name!r} raised ModuleNotFoundError: {exc}") from exc
         except Exception as exc:
             raise UserCodeError(f"importing {name!r} raised {type(exc).__name__}: {exc}") from exc
@@ -96,7 +107,9 @@ def load_object(spec: str) -> Any:
     obj: Any = module
     for part in attr.split("."):
         if not hasattr(obj, part):
-            raise LoadError(f"expected an attribute {attr!r} in {module_part!r}, found none named {part!r}")
+            names = [n for n in dir(obj) if not n.startswith("_")]
+            raise LoadError(f"expected an attribute {attr!r} in {module_part!r}, found none named {part!r}"
+                            f"{did_you_mean(part, names)}")
         obj = getattr(obj, part)
     return obj
 
@@ -122,5 +135,7 @@ def call_user(fn: Callable[..., T], what: str, *args: Any) -> T:
     """
     try:
         return fn(*args)
+    except AdamlrError:  # adamlr's own error from inside (e.g. a factory adamlr wrapped): already clear
+        raise
     except Exception as exc:
         raise UserCodeError(f"{what} raised {type(exc).__name__}: {exc}") from exc

@@ -34,6 +34,12 @@ def tiny_dataset() -> Dataset:
     return TensorDataset(x, y)
 
 
+def tiny_batch_list() -> list:
+    """A plain (re-iterable) list of (inputs, targets) batches."""
+    x, y = tiny_data()
+    return [(x[i : i + 7], y[i : i + 7]) for i in range(0, 23, 7)]
+
+
 def tiny_generator():
     x, y = tiny_data()
     return ((x[i : i + 7], y[i : i + 7]) for i in range(0, 23, 7))

@@ -22,6 +22,15 @@ def _mean_curve(runs: list[dict[str, Any]], key: str) -> tuple[list[int], list[f
     return list(range(length)), [sum(row) / len(row) for row in values]
 
 
+def matplotlib_missing() -> str | None:
+    """None when matplotlib imports, else the one-line warning to give (checked before any training)."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return "matplotlib is not installed: writing everything but the figures (pip install 'adamlr[plots]')"
+    return None
+
+
 def figure(results: dict[str, Any], families: tuple[str, ...], title: str, path: Path) -> Path:
     """Write one 3-panel PNG comparing adamlr with the arms of ``families``."""
     try:
@@ -59,7 +68,8 @@ def figure(results: dict[str, Any], families: tuple[str, ...], title: str, path:
 
 def figures(results: dict[str, Any], out: Path) -> list[Path]:
     """The paper's pair: adamlr vs schedulers, adamlr vs constant steps (and vs optional arms if any)."""
-    batch = f"mini-batch {results['batch_size']}" if results.get("batch_size") else "full batch"
+    batch = results.get("batching") or (f"mini-batch {results['batch_size']}" if results.get("batch_size")
+                                        else "full batch")
     base = f"{results['model']} on {results['data']}, {batch}, seeds {results['seeds']}"
     paths = [figure(results, ("scheduler",), f"schedulers — {base}", out / "schedulers.png"),
              figure(results, ("constant",), f"constant steps — {base}", out / "constants.png")]

@@ -13,8 +13,8 @@ import dataclasses
 from typing import Any
 
 from adamlr.compare.runner import CompareSettings
+from adamlr.compare.subset import Subset
 from adamlr.errors import UsageError
-from adamlr.loading import load_object
 
 N = "sample_models.nets:"
 P = "sample_models.paper_code:"
@@ -56,24 +56,12 @@ PRESETS: dict[str, Any] = {
 }
 
 
-class Subset:
-    """A zero-argument data factory giving the first ``n`` examples of another (for --quick)."""
-
-    def __init__(self, spec: str, n: int) -> None:
-        self.spec, self.n = spec, n
-        self.adamlr_name = f"{spec}[:{n}]"
-
-    def __call__(self) -> tuple[Any, Any]:
-        x, y = load_object(self.spec)()
-        return x[: self.n], y[: self.n]
-
-
 def quick(cs: CompareSettings) -> CompareSettings:
     """Shrink a setting to a smoke run."""
     return dataclasses.replace(
-        cs, epochs=3, samples=2, seeds=cs.seeds[:1], data=Subset(cs.data, 512),
+        cs, epochs=3, samples=2, seeds=cs.seeds[:1], data=Subset(cs.data, 512) if cs.data is not None else None,
         test_data=Subset(cs.test_data, 256) if cs.test_data else None,
-        batch_size=min(cs.batch_size, 128) if cs.batch_size else None,
+        batch_size=min(cs.batch_size, 128) if isinstance(cs.batch_size, int) else cs.batch_size,
     )
 
 

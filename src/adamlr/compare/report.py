@@ -32,12 +32,17 @@ def _cell(stat: dict[str, float | None], key: str) -> str:
     return text + (f" ±{std:.2g}" if std else "")
 
 
+def _old_batching(results: dict[str, Any]) -> str:
+    """The batching of results written before ``batching`` was recorded."""
+    return f"batch {results['batch_size']}" if results["batch_size"] else "full batch"
+
+
 def ranking(results: dict[str, Any]) -> RenderableType:
     """Arms sorted by final gradient norm; the winner of each column in bold green with ★."""
     summary = results["summary"]
     best = {key: best_arm(summary, key, lower) for key, _, lower in COLUMNS}
     table = Table(header_style="bold", title=f"{results['model']} on {results['data']}, {results['epochs']} epochs, "
-                  f"{'batch ' + str(results['batch_size']) if results['batch_size'] else 'full batch'}, "
+                  f"{results.get('batching') or _old_batching(results)}, "
                   f"seeds {results['seeds']}", title_justify="left")
     table.add_column("arm", no_wrap=True)
     table.add_column("family")

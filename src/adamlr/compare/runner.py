@@ -1,12 +1,14 @@
-"""Arms × seeds, written as they finish, resumable; then results.json, a CSV and a ranking."""
+"""Arms × seeds, written as they finish, resumable; then results.json, a CSV and a ranking.
+
+How each arm trains (``batching`` in the results, stated in the report's header):
+the data's own batches when it comes in several (a DataLoader, an iterable of batches),
+each epoch one pass over them; seeded shuffled mini-batches with ``batch_size=B``; full
+batch for tensors and Datasets, or with ``batch_size="full"``.
+"""
 
 from __future__ import annotations
 
 import copy
-import csv
-import io
-import json
-import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,15 +17,17 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from adamlr.choices import DtypeName
+from adamlr.choices import Batching, DtypeName
 from adamlr.compare.arms import Arm, optional_arms, paper_arms
 from adamlr.compare.range_test import lr_range_test
+from adamlr.compare.store import Store
+from adamlr.compare.summary import aggregate
 from adamlr.compare.training import RunResult, TrainSpec, train
 from adamlr.config import Settings
+from adamlr.data import BatchSource, as_batches
 from adamlr.errors import DataError, UsageError
 from adamlr.estimate import estimate
-from adamlr.files import write_atomic
-from adamlr.loading import describe
+from adamlr.loading import describe, load_object
 from adamlr.losses import resolve_loss
 from adamlr.problem import TORCH_DTYPES, build_model, layout_for, load_batches, resolve_device, training_data
 from adamlr.progress import Progress
@@ -32,6 +36,8 @@ from adamlr.rng import preserved_rng
 
 class CompareProgress:
     """Receives progress events (the CLI draws bars). Methods do nothing here."""
+
+    def warning(self, message: str) -> None: ...
 
     def arms_planned(self, count: int) -> None: ...
 
@@ -53,7 +59,7 @@ class CompareSettings:
     data: Any = None  # None: a LightningModule's train_dataloader() (with loss="training_step")
     test_data: Any = None
     epochs: int = 100
-    batch_size: int | None = None
+    batch_size: int | Literal["full"] | None = None
     seeds: tuple[int, ...] = (0,)
     loss: Any = "cross_entropy"
     lr: float | None = None
@@ -80,19 +86,6 @@ def _fingerprint(cs: CompareSettings) -> dict[str, Any]:
     return fields
 
 
-def _check_same_comparison(cs: CompareSettings, out: Path, force: bool) -> None:
-    """Refuse to mix runs of a different comparison into ``out`` (unless --force)."""
-    path = out / "config.json"
-    current = json.loads(json.dumps(_fingerprint(cs), default=str))
-    if path.is_file() and not force:
-        saved = json.loads(path.read_text())
-        changed = sorted(k for k in current if saved.get(k) != current[k])
-        if changed:
-            raise UsageError(f"expected {out} to hold the same comparison to resume, found different "
-                             f"{', '.join(changed)}; use --force to start again or another --out")
-    write_atomic(path, json.dumps(current, indent=1))
-
-
 def _select(arms: list[Arm], spec: str) -> list[Arm]:
     if spec == "all":
         return arms
@@ -108,20 +101,35 @@ def _select(arms: list[Arm], spec: str) -> list[Arm]:
     return [a for a in arms if a.family in families or a.name in names]
 
 
-def _alpha(cs: CompareSettings, seed: int, out: Path, force: bool, progress: CompareProgress
+def _alpha(cs: CompareSettings, seed: int, store: Store, force: bool, progress: CompareProgress
            ) -> tuple[float, dict[str, Any]]:
     """adamlr's α for this seed: --lr, the saved estimate, or a fresh estimate (saved)."""
     if cs.lr is not None:
         return cs.lr, {"lr": cs.lr, "source": "--lr"}
-    path = out / f"estimate-seed{seed}.json"
-    if path.is_file() and not force:
-        saved = json.loads(path.read_text())
+    name = f"estimate-seed{seed}.json"
+    saved = None if force else store.read_json(name)
+    if isinstance(saved, dict) and "lr" in saved:
         return saved["lr"], saved
     settings = Settings(epochs=cs.epochs, samples=cs.samples, seed=seed, loss=cs.loss, device=cs.device,
                         dtype=cs.dtype, inputs=cs.inputs, targets=cs.targets, output=cs.output, **cs.estimate_options)
     result = estimate(cs.model, cs.data, settings=settings, progress=progress.estimating()).to_dict()
-    write_atomic(path, json.dumps(result, indent=1))
+    store.write_json(name, result)
     return result["lr"], result
+
+
+def _range_suggestion(spec: TrainSpec, seed: int, store: Store, force: bool) -> float | None:
+    """The LR range test's rate for this seed: the saved one, or a fresh test (saved); None without random access."""
+    name = f"range-test-seed{seed}.json"
+    saved = None if force else store.read_json(name)
+    if isinstance(saved, dict) and "lr" in saved:
+        return float(saved["lr"])
+    if spec.train.random_access is None:
+        return None
+    with preserved_rng():
+        suggestion = lr_range_test(spec.make_model, spec.initial_state, spec.train, spec.loss_fn, spec.device,
+                                   spec.dtype, seed=seed, loss_name=spec.loss_name, output=spec.output)
+    store.write_json(name, {"lr": suggestion})
+    return suggestion
 
 
 def _copier(module: nn.Module) -> Callable[[], nn.Module]:
@@ -129,29 +137,51 @@ def _copier(module: nn.Module) -> Callable[[], nn.Module]:
     return lambda: copy.deepcopy(module)
 
 
+def batching_of(cs: CompareSettings, train_data: BatchSource) -> tuple[Batching, str]:
+    """How the arms train on this data, and how to say so in the report's header."""
+    if isinstance(cs.batch_size, int):
+        return "mini-batch", f"shuffled mini-batches of {cs.batch_size}"
+    if cs.batch_size != "full" and train_data.n_batches > 1:
+        return "loader", f"the data's own {train_data.n_batches} batches per epoch"
+    return "full", "full batch"
+
+
 def run_compare(
-    cs: CompareSettings, out: Path, force: bool = False, progress: CompareProgress | None = None
+    cs: CompareSettings, out: Path | None, force: bool = False, progress: CompareProgress | None = None
 ) -> dict[str, Any]:
     """Train every selected arm for every seed; returns the aggregated results (also written to ``out``).
 
-    The caller's global RNG states are restored afterwards (see :func:`adamlr.rng.preserved_rng`).
+    With ``out=None`` nothing is written (and nothing resumed). The caller's global RNG states
+    are restored afterwards (see :func:`adamlr.rng.preserved_rng`).
     """
     with preserved_rng():
-        return _run_compare(cs, out, force, progress or CompareProgress())
+        return _run_compare(cs, Store(out), force, progress or CompareProgress())
 
 
-def _run_compare(cs: CompareSettings, out: Path, force: bool, progress: CompareProgress) -> dict[str, Any]:
-    device, dtype = resolve_device(cs.device), TORCH_DTYPES[cs.dtype]
-    (out / "arms").mkdir(parents=True, exist_ok=True)
-    _check_same_comparison(cs, out, force)
-    loss_fn, loss_name = resolve_loss(cs.loss)
-    layout = layout_for(cs.loss, cs.inputs, cs.targets)
+def _sources(cs: CompareSettings, device: torch.device, dtype: torch.dtype
+             ) -> tuple[BatchSource, BatchSource | None, Batching, str]:
+    """Training data (for metrics), the stream the arms train on in ``loader`` batching, and the batching."""
     data = cs.data if cs.data is not None else training_data(cs.model, cs.loss, cs.seeds[0])
-    train_data = load_batches(data, device=device, dtype=dtype, layout=layout)
-    test_data = load_batches(cs.test_data, device=device, dtype=dtype, layout=layout) \
-        if cs.test_data is not None else None
-    if cs.batch_size is not None and train_data.random_access is None:
+    obj = load_object(data) if isinstance(data, str) else data
+    layout = layout_for(cs.loss, cs.inputs, cs.targets)
+    train_data = as_batches(obj, name=describe(data), device=device, dtype=dtype, layout=layout)
+    if isinstance(cs.batch_size, int) and train_data.random_access is None:
         raise DataError("expected training data with random access for --batch-size (tensors or a map-style Dataset)")
+    batching, text = batching_of(cs, train_data)
+    stream = None
+    if batching == "loader":  # through the user's loader each epoch, so its shuffling is kept
+        stream = train_data if not train_data.kept_in_memory else as_batches(
+            obj, name=describe(data), device=device, dtype=dtype, keep_bytes=0, layout=layout)
+    return train_data, stream, batching, text
+
+
+def _run_compare(cs: CompareSettings, store: Store, force: bool, progress: CompareProgress) -> dict[str, Any]:
+    device, dtype = resolve_device(cs.device), TORCH_DTYPES[cs.dtype]
+    store.check_same(_fingerprint(cs), force)
+    loss_fn, loss_name = resolve_loss(cs.loss)
+    train_data, stream, batching, text = _sources(cs, device, dtype)
+    test_data = load_batches(cs.test_data, device=device, dtype=dtype, layout=train_data.layout) \
+        if cs.test_data is not None else None
     runs: list[RunResult] = []
     estimates = {}
     for seed in cs.seeds:
@@ -159,29 +189,30 @@ def _run_compare(cs: CompareSettings, out: Path, force: bool, progress: CompareP
             module, factory, _ = build_model(cs.model, seed)
         state = {k: v.detach().clone() for k, v in module.state_dict().items()}
         make = factory or _copier(module)
-        alpha, estimates[seed] = _alpha(cs, seed, out, force, progress)
-        spec = TrainSpec(
-            make, state, train_data, test_data, loss_fn, loss_name, cs.epochs, cs.batch_size, device, dtype, cs.output
-        )
+        alpha, estimates[seed] = _alpha(cs, seed, store, force, progress)
+        spec = TrainSpec(make, state, train_data, test_data, loss_fn, loss_name, cs.epochs,
+                         cs.batch_size if isinstance(cs.batch_size, int) else None, device, dtype, batching, stream,
+                         cs.output)
         arms = paper_arms(alpha, cs.epochs, cs.schedulers, scheduler_set=cs.scheduler_set)
         if cs.arms in ("all", "optional") or "lr_range_test" in cs.arms:
-            with preserved_rng():
-                suggestion = lr_range_test(make, state, train_data, loss_fn, device, dtype, seed=seed,
-                                           loss_name=loss_name, output=cs.output) \
-                    if train_data.random_access else None
-            arms += optional_arms(suggestion, cs.epochs)
+            arms += optional_arms(_range_suggestion(spec, seed, store, force), cs.epochs)
         selected = _select(arms, cs.arms)
         progress.arms_planned(len(selected))
         for arm in selected:
-            runs.append(_run_arm(arm, spec, seed, out, force, progress))
-    return aggregate(cs, runs, estimates, out, loss_name)
+            runs.append(_run_arm(arm, spec, seed, store, force, progress))
+    header = {"model": describe(cs.model), "data": describe(cs.data) if cs.data is not None else train_data.description,
+              "test_data": describe(cs.test_data) if cs.test_data is not None else None, "loss": loss_name,
+              "epochs": cs.epochs, "batch_size": cs.batch_size, "batching": text, "seeds": list(cs.seeds),
+              "adamlr_lr": {str(s): e["lr"] for s, e in estimates.items()}}
+    return aggregate(header, runs, store)
 
 
-def _run_arm(arm: Arm, spec: TrainSpec, seed: int, out: Path, force: bool, progress: CompareProgress) -> RunResult:
-    path = out / "arms" / f"{arm.name}__seed{seed}.json"
-    if path.is_file() and not force:
+def _run_arm(arm: Arm, spec: TrainSpec, seed: int, store: Store, force: bool, progress: CompareProgress) -> RunResult:
+    name = f"arms/{arm.name}__seed{seed}.json"
+    saved_dict = None if force else store.read_json(name)
+    if saved_dict is not None:
         try:
-            saved = RunResult.from_dict(json.loads(path.read_text()))
+            saved = RunResult.from_dict(saved_dict)
             same_lrs = arm.lrs is None or [e.lr for e in saved.records[:-1]] == arm.lrs[: len(saved.records) - 1]
             if same_lrs and (len(saved.records) == spec.epochs + 1 or saved.diverged):
                 progress.arm_finished(saved, skipped=True)
@@ -192,53 +223,6 @@ def _run_arm(arm: Arm, spec: TrainSpec, seed: int, out: Path, force: bool, progr
     with preserved_rng():
         torch.manual_seed(seed)
         run = train(arm, spec, seed, on_epoch=lambda e: progress.epoch_done(arm.name, seed, e))
-    write_atomic(path, json.dumps(run.to_dict()))
+    store.write_json(name, run.to_dict(), indent=None)
     progress.arm_finished(run, skipped=False)
     return run
-
-
-def _summary(runs: list[RunResult]) -> dict[str, Any]:
-    def stat(values: list[float | None]) -> dict[str, float | None]:
-        vals = [v for v in values if v is not None]
-        if not vals:
-            return {"mean": None, "std": None}
-        return {"mean": statistics.fmean(vals), "std": statistics.pstdev(vals) if len(vals) > 1 else 0.0}
-
-    last = [r.records[-1] for r in runs]
-    return {
-        "final_grad_norm": stat([x.grad_norm for x in last]),
-        "min_grad_norm": stat([min(e.grad_norm for e in r.records) for r in runs]),
-        "final_train_loss": stat([x.train_loss for x in last]),
-        "final_test_accuracy": stat([x.test_accuracy for x in last]),
-        "diverged": sum(r.diverged for r in runs),
-    }
-
-
-def aggregate(cs: CompareSettings, runs: list[RunResult], estimates: dict[int, dict[str, Any]], out: Path,
-              loss_name: str) -> dict[str, Any]:
-    by_arm: dict[str, list[RunResult]] = {}
-    for r in runs:
-        by_arm.setdefault(r.arm, []).append(r)
-    summary = {arm: {"family": rs[0].family, **_summary(rs)} for arm, rs in by_arm.items()}
-    results = {
-        "schema_version": 1, "model": describe(cs.model), "data": describe(cs.data),
-        "test_data": describe(cs.test_data) if cs.test_data is not None else None, "loss": loss_name,
-        "epochs": cs.epochs, "batch_size": cs.batch_size, "seeds": list(cs.seeds),
-        "adamlr_lr": {str(s): e["lr"] for s, e in estimates.items()},
-        "summary": summary, "runs": [r.to_dict() for r in runs],
-    }
-    write_atomic(out / "results.json", json.dumps(results, indent=1))
-    _write_csv(out / "results.csv", runs)
-    return results
-
-
-def _write_csv(path: Path, runs: list[RunResult]) -> None:
-    text = io.StringIO()
-    w = csv.writer(text)
-    w.writerow(["arm", "family", "seed", "epoch", "lr", "grad_norm", "train_loss", "test_loss", "test_accuracy",
-                "seconds"])
-    for r in runs:
-        for e in r.records:
-            w.writerow([r.arm, r.family, r.seed, e.epoch, e.lr, e.grad_norm, e.train_loss, e.test_loss,
-                        e.test_accuracy, f"{e.seconds:.3f}"])
-    write_atomic(path, text.getvalue())

@@ -1,5 +1,8 @@
 """Train one arm and record the paper's per-epoch metrics.
 
+An epoch is one Adam step on the full-data gradient, one pass over seeded shuffled
+mini-batches, or one pass over the data's own batches (``TrainSpec.batching``).
+
 Per epoch t (0 = the initial weights) it records, over the *whole* training set in eval
 mode: the gradient norm ‖∇L(w_t)‖₂ (the paper's main metric, not the last mini-batch's),
 the training loss; on the test set, loss and accuracy; the step size used in the epoch
@@ -10,13 +13,14 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
+from adamlr.choices import Batching
 from adamlr.compare.arms import Arm
 from adamlr.data import Batch, BatchSource
 from adamlr.losses import LossSpec
@@ -91,7 +95,18 @@ class TrainSpec:
     batch_size: int | None
     device: torch.device
     dtype: torch.dtype
+    batching: Batching = "full"
+    stream: BatchSource | None = None
+    """With ``batching="loader"``: the user's batches, re-read each epoch (so a shuffling loader reshuffles)."""
     output: str | None = None
+    """Which entry of the model's output the loss gets (``--output``)."""
+
+
+def _epoch_batches(spec: TrainSpec, generator: torch.Generator) -> Iterable[Batch]:
+    """The batches of one epoch: the data's own (``loader``) or seeded shuffled mini-batches."""
+    if spec.batching == "loader":
+        return spec.stream if spec.stream is not None else spec.train
+    return _mini_batches(spec, generator)
 
 
 def _mini_batches(spec: TrainSpec, generator: torch.Generator) -> Iterator[Batch]:
@@ -132,10 +147,10 @@ def train(arm: Arm, spec: TrainSpec, seed: int, on_epoch: Callable[[int], None] 
         if epoch == spec.epochs:
             break
         model.train()
-        if spec.batch_size is None:
+        if spec.batch_size is None and spec.batching != "loader":
             _full_batch_step(objective, params, optimizer, grads if not stateful else None)
         else:
-            for batch in _mini_batches(spec, generator):
+            for batch in _epoch_batches(spec, generator):
                 optimizer.zero_grad(set_to_none=True)
                 loss_b = objective.batch_loss(params, batch)
                 loss_b.backward()  # type: ignore[no-untyped-call]

@@ -1,0 +1,107 @@
+"""A comparison's settings: defaults < preset < YAML < options, validated with every problem listed."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from pathlib import Path
+from typing import Any
+
+from adamlr.compare.presets import preset as load_preset
+from adamlr.compare.presets import quick as shrink
+from adamlr.compare.runner import CompareSettings
+from adamlr.compare.schedules import SCHEDULER_SETS
+from adamlr.config import FIELD_NAMES, read_yaml
+from adamlr.errors import ConfigError, did_you_mean
+
+KEYS = ("model", "data", "test_data", "epochs", "batch_size", "seeds", "lr", "arms", "samples", "loss", "device",
+        "dtype", "schedulers", "scheduler_set", "estimate", "inputs", "targets", "output")
+
+
+def _seeds(value: Any) -> tuple[int, ...]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return (value,)
+    parts = value if isinstance(value, (list, tuple)) else str(value).split(",")
+    try:
+        return tuple(int(str(p).strip()) for p in parts)
+    except ValueError as exc:
+        raise ConfigError("invalid settings", [f"seeds: expected integers like 0,1,2, found {value!r}"]) from exc
+
+
+def _batch_size(value: Any) -> Any:
+    """``"64"`` → 64 (as the command line gives it); ``"full"`` and anything else as it is (validated later)."""
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return value
+
+
+def _scheduler_problems(values: dict[str, Any], scheduler_set: str) -> list[str]:
+    out = []
+    if not isinstance(scheduler_set, str) or scheduler_set not in SCHEDULER_SETS:
+        out.append(f"scheduler_set: expected one of {', '.join(SCHEDULER_SETS)}, found {scheduler_set!r}")
+        scheduler_set = "default"
+    schedulers = SCHEDULER_SETS[scheduler_set].schedulers
+    for name, opts in (values.get("schedulers") or {}).items():
+        if name not in schedulers:
+            out.append(f"schedulers.{name}: expected one of {', '.join(schedulers)}{did_you_mean(name, schedulers)}")
+            continue
+        allowed = list(inspect.signature(schedulers[name]).parameters)[3:]
+        out += [f"schedulers.{name}.{k}: expected one of {', '.join(allowed) or '(none)'}{did_you_mean(k, allowed)}"
+                for k in opts if k not in allowed]
+    return out
+
+
+def _problems(values: dict[str, Any], scheduler_set: str = "default") -> list[str]:
+    out = [f"{k}: unknown option (expected one of {', '.join(KEYS)}){did_you_mean(k, KEYS)}"
+           for k in values if k not in KEYS]
+    out += _scheduler_problems(values, scheduler_set)
+    out += [f"estimate.{k}: unknown estimate setting{did_you_mean(k, FIELD_NAMES)}"
+            for k in (values.get("estimate") or {}) if k not in FIELD_NAMES]
+    for key in ("epochs", "batch_size", "samples"):
+        v = values.get(key)
+        if key == "batch_size" and v == "full":
+            continue
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            extra = " or 'full'" if key == "batch_size" else ""
+            out.append(f"{key}: expected a positive integer{extra}, found {v!r}")
+    if values.get("lr") is not None and not (isinstance(values["lr"], (int, float)) and values["lr"] > 0):
+        out.append(f"lr: expected a positive number, found {values['lr']!r}")
+    return out
+
+
+def settings_list(
+    options: dict[str, Any], preset: str | None, quick: bool, config: str | Path | None
+) -> list[tuple[str, CompareSettings]]:
+    """The (sub-directory, settings) of each comparison to run: defaults < preset < YAML < ``options``.
+
+    Raises:
+        ConfigError: unknown keys, wrong values or missing model/data, every problem listed.
+    """
+    values = {str(k).replace("-", "_"): v for k, v in (read_yaml(config) if config else {}).items()}
+    values.update({k: v for k, v in options.items() if v is not None})
+    if "batch_size" in values:
+        values["batch_size"] = _batch_size(values["batch_size"])
+    runs = load_preset(preset) if preset else [("", None)]
+    preset_set = runs[0][1].scheduler_set if runs[0][1] is not None else "default"
+    problems = _problems(values, values.get("scheduler_set", preset_set))
+    if problems:
+        raise ConfigError("invalid compare configuration", problems)
+    if "seeds" in values:
+        values["seeds"] = _seeds(values["seeds"])
+    if "estimate" in values:
+        values["estimate_options"] = values.pop("estimate") or {}
+    out = []
+    for sub, base in runs:
+        if base is None:
+            optional = ("data",) if values.get("loss") == "training_step" else ()  # its train_dataloader()
+            missing = [k for k in ("model", "data") if values.get(k) is None and k not in optional]
+            if missing:
+                raise ConfigError(
+                    "missing inputs",
+                    [f"{k}: expected --{k.replace('_', '-')} or a --preset, found none" for k in missing],
+                )
+            cs = CompareSettings(**values)
+        else:
+            cs = dataclasses.replace(base, **values)
+        out.append((sub, shrink(cs) if quick else cs))
+    return out
