@@ -56,7 +56,8 @@ def worker(case: str, method: str, sample: int, threads: int) -> dict:
     problem = prepare(model_spec, data_spec, "cross_entropy", device="cpu", dtype="float32", seed=0)
     problem.objective.value(problem.initial_params)
     weights = sample_weights("gaussian", problem.initial_params, scale=1.0, seed=sample_seed(0, sample))
-    x, y = next(iter(problem.objective.batches))
+    batch = next(iter(problem.objective.batches))
+    x, y = batch
     base = _peak()
     history: list[float] = []
     start = time.perf_counter()
@@ -64,7 +65,7 @@ def worker(case: str, method: str, sample: int, threads: int) -> dict:
         norm, hvps = _pyhessian(problem.objective.module, weights, x, y)
     elif method == "gradient":
         leaves = {k: v.clone().requires_grad_() for k, v in weights.items()}
-        torch.autograd.grad(problem.objective.batch_loss(leaves, x, y), list(leaves.values()))
+        torch.autograd.grad(problem.objective.batch_loss(leaves, batch), list(leaves.values()))
         norm, hvps = float("nan"), 0
     else:
         tol, max_iter = (1e-3, 100) if method == "adamlr" else (1e-6, 300)
@@ -86,7 +87,7 @@ def worker(case: str, method: str, sample: int, threads: int) -> dict:
         t0 = time.perf_counter()
         for _ in range(3):
             leaves = {k: w.clone().requires_grad_() for k, w in weights.items()}
-            torch.autograd.grad(problem.objective.batch_loss(leaves, x, y), list(leaves.values()))
+            torch.autograd.grad(problem.objective.batch_loss(leaves, batch), list(leaves.values()))
         seconds = (time.perf_counter() - t0) / 3
     del F
     return {"norm": norm, "hvps": hvps, "seconds": seconds, "peak_extra": max(_peak() - base, 0),

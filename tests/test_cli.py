@@ -41,7 +41,7 @@ def test_rich_report():
         ),
         (["-m", A + "not_a_module", "-d", A + "tiny_data", "--epochs", "1"], 1, "return an nn.Module, found int"),
         (["-m", A + "tiny_mlp", "-d", A + "empty_data", "--epochs", "1"], 1, "found empty data"),
-        (["-m", A + "tiny_mlp", "-d", A + "triple_batches", "--epochs", "1"], 1, "(inputs, targets) pair"),
+        (["-m", A + "tiny_mlp", "-d", A + "single_batches", "--epochs", "1"], 1, "(inputs, targets) pair"),
         (["-m", A + "tiny_mlp", "-d", A + "wrong_width_data", "--epochs", "1"], 1, "accept inputs of shape (10, 7)"),
         (["-m", A + "tiny_mlp", "-d", A + "nan_data", "--epochs", "1"], 1, "finite loss"),
         (

@@ -48,8 +48,8 @@ def test_empty():
 
 
 def test_not_pairs():
-    with pytest.raises(DataError, match=r"\(inputs, targets\) pair, found tuple of length 3"):
-        list(batches(f.triple_batches()))
+    with pytest.raises(DataError, match=r"\(inputs, targets\) pair, a longer tuple or a dict, found tuple of length 1"):
+        list(batches(f.single_batches()))
 
 
 def test_wrong_type():

@@ -59,11 +59,12 @@ def data_digest(batches: BatchSource) -> tuple[str, int]:
     """sha256 over every batch's bytes, streamed one batch at a time, and the example count."""
     h = hashlib.sha256()
     n = 0
-    for x, y in batches:
-        for t in (x, y):
-            h.update(f"{tuple(t.shape)}:{t.dtype}".encode())
+    for batch in batches:
+        for path, t in batch.tensors():
+            h.update(f"{path}:{tuple(t.shape)}:{t.dtype}".encode() if not path.isdigit() else
+                     f"{tuple(t.shape)}:{t.dtype}".encode())  # a tuple's items as before dict batches existed
             h.update(_tensor_bytes(t))
-        n += x.shape[0]
+        n += batch.size
     return h.hexdigest(), n
 
 

@@ -160,7 +160,7 @@ def check(config: str | Path, lr_key: str, *, band: str | tuple[float, float] = 
     path = Path(config)
     configured = read_lr(path, lr_key)
     settings, inputs = settings_and_inputs(_section_or_hint(path, section_name, options), options)
-    result = estimate(inputs["model"], inputs["data"], settings=settings, progress=progress, cache=cache)
+    result = estimate(inputs["model"], inputs.get("data"), settings=settings, progress=progress, cache=cache)
     if write and Communicator.current().is_main:  # under torchrun only rank 0 writes
         write_lr(path, lr_key, result.recommended_lr)
         configured = read_lr(path, lr_key)

@@ -38,6 +38,10 @@ Rule = Literal["paper", "probe_halving"]
 """Which rate a report recommends: the paper's α, or α halved until a 10-step probe descends
 (measured better on the benchmark of docs/recommendation.md)."""
 
+OwnLoss = Literal["model", "training_step"]
+"""Losses the user's model computes itself: its output's ``loss`` when called on the whole batch
+(Hugging Face style), or a LightningModule's ``training_step(batch, batch_idx)``."""
+
 Batching = Literal["full", "mini-batch", "loader"]
 """How ``adamlr compare`` trains: full batch, seeded shuffled mini-batches of ``--batch-size``, or the
 data's own batches (a DataLoader, an iterable of batches)."""
@@ -58,5 +62,6 @@ EIGEN_TARGETS: tuple[Which, ...] = get_args(Which)
 NORM_MODES: tuple[NormMode, ...] = get_args(NormMode)
 RULE_NAMES: tuple[Rule, ...] = get_args(Rule)
 PARALLEL_MODES: tuple[Parallel, ...] = get_args(Parallel)
+OWN_LOSSES: tuple[OwnLoss, ...] = get_args(OwnLoss)
 DEVICE_NAMES = ("auto", "cpu", "cuda")
 """Device names besides ``cuda:N``."""

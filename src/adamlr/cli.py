@@ -37,6 +37,7 @@ from adamlr.cli_options import (
     Force,
     Format,
     Hvp,
+    Inputs,
     Json,
     Loss,
     Lr,
@@ -47,6 +48,7 @@ from adamlr.cli_options import (
     NoCache,
     NormMode,
     Out,
+    Output,
     ParallelOption,
     PerSample,
     Preset,
@@ -62,6 +64,7 @@ from adamlr.cli_options import (
     Seeds,
     Steps,
     Strict,
+    Targets,
     TestData,
     Tol,
     Weights,
@@ -169,6 +172,9 @@ def estimate_command(
     probe_steps: ProbeSteps = None,
     rule: RuleOption = None,
     parallel: ParallelOption = None,
+    inputs_: Inputs = None,
+    targets: Targets = None,
+    output: Output = None,
     config: Config = None,
     strict: Strict = None,
     cache_dir_: CacheDir = None,
@@ -207,13 +213,17 @@ def estimate_command(
         rule=rule,
         strict=strict,
         parallel=parallel,
+        inputs=inputs_,
+        targets=targets,
+        output=output,
     )
     with errors_to_exit(debug), session() as comm:  # under torchrun: one process group; rank 0 prints
         settings, inputs = settings_and_inputs(read_yaml(config) if config is not None else {}, cli)
         store = None if no_cache else Cache(cache_dir(cache_dir_))
         with RichProgress(stderr, enabled=not quiet and comm.is_main) as progress:
             try:
-                result = estimate(inputs["model"], inputs["data"], settings=settings, progress=progress, cache=store)
+                result = estimate(inputs["model"], inputs.get("data"), settings=settings, progress=progress,
+                                  cache=store)
             except ResultError as exc:  # stderr keeps to the one error line; the result says the rest
                 if isinstance(exc.result, EstimateResult) and comm.is_main:
                     _emit(exc.result, json, warn=False)
@@ -254,6 +264,9 @@ def compare_command(
     arms: Arms = None,
     samples: Samples = None,
     loss: Loss = None,
+    inputs: Inputs = None,
+    targets: Targets = None,
+    output: Output = None,
     device: Device = None,
     dtype: Dtype = None,
     scheduler_set: SchedulerSet = None,
@@ -276,7 +289,7 @@ def compare_command(
             outcome = compare(model, data, out=out, preset=preset, quick=quick, force=force, config=config,
                               progress=progress, test_data=test_data, epochs=epochs, batch_size=batch_size,
                               seeds=seeds, lr=lr, arms=arms, samples=samples, loss=loss, device=device, dtype=dtype,
-                              scheduler_set=scheduler_set)
+                              scheduler_set=scheduler_set, inputs=inputs, targets=targets, output=output)
         if json:
             print(to_json(outcome.to_dict()))
         else:
@@ -297,6 +310,9 @@ def check_command(
     seed: Seed = None,
     device: Device = None,
     loss: Loss = None,
+    inputs_: Inputs = None,
+    targets: Targets = None,
+    output_key: Output = None,
     norm_mode: NormMode = None,
     rule: RuleOption = None,
     parallel: ParallelOption = None,
@@ -321,7 +337,8 @@ def check_command(
         with RichProgress(stderr, enabled=not quiet and comm.is_main) as progress:
             outcome = check(config, lr_key, band=band, write=write, section_name=section, progress=progress,
                             cache=store, model=model, data=data, epochs=epochs, steps=steps, samples=samples,
-                            seed=seed, device=device, loss=loss, norm_mode=norm_mode, rule=rule, parallel=parallel)
+                            seed=seed, device=device, loss=loss, norm_mode=norm_mode, rule=rule, inputs=inputs_,
+                            targets=targets, output=output_key, parallel=parallel)
         if not comm.is_main:  # every rank has the result; rank 0 alone reports it
             return
         _warn_if_probe_rose(outcome.estimate)

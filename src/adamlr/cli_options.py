@@ -25,8 +25,8 @@ Data = Annotated[
     typer.Option(
         "--data",
         "-d",
-        help="Data: import path to a DataLoader, iterable of (inputs, targets), map-style Dataset, (X, y) tensors, "
-        "or a factory of one.",
+        help="Data: import path to a DataLoader, iterable of batches ((inputs, targets), longer tuples or dicts), "
+        "map-style Dataset, (X, y) tensors, or a factory of one.",
     ),
 ]
 Epochs = Annotated[
@@ -37,8 +37,34 @@ Steps = Annotated[Optional[int], typer.Option(help="Training horizon T in optimi
 Loss = Annotated[
     Optional[str],
     typer.Option(
-        help="cross_entropy (default), mse, nll, bce_with_logits, or 'pkg.mod:fn' with fn(outputs, targets) "
-        "-> scalar mean."
+        help="cross_entropy (default), mse, nll, bce_with_logits, 'pkg.mod:fn' with fn(outputs, targets) "
+        "-> scalar mean; model: the model's own loss (called on the whole batch, labels included; its output's "
+        ".loss); training_step: a LightningModule's training_step(batch, batch_idx) (its train_dataloader() "
+        "when --data is not given)."
+    ),
+]
+Inputs = Annotated[
+    Optional[str],
+    typer.Option(
+        "--inputs",
+        help="What the model gets from each batch: dict keys (KEY[,KEY…]; one goes positionally, several as "
+        "keyword arguments) or tuple indices (0,2). Default: every key but the targets; a tuple's item 0.",
+    ),
+]
+Targets = Annotated[
+    Optional[str],
+    typer.Option(
+        "--targets",
+        help="The targets in each batch: a dict key or a tuple index. Default: the first of labels, label, "
+        "targets, target, y; a tuple's item 1.",
+    ),
+]
+Output = Annotated[
+    Optional[str],
+    typer.Option(
+        "--output",
+        help="The entry of the model's output the loss gets (a dict/ModelOutput key, or a tuple index). Default: "
+        "a tensor itself, a tuple's first element, a dict's logits.",
     ),
 ]
 Samples = Annotated[Optional[int], typer.Option(help="N, the number of weight samples (default 10).")]

@@ -60,6 +60,9 @@ class Settings:
     rule: Rule = "paper"
     strict: bool = False
     parallel: Parallel = "data"
+    inputs: Any = None
+    targets: Any = None
+    output: str | None = None
 
     def __post_init__(self) -> None:
         invalid = _invalid_fields(self)
@@ -106,6 +109,8 @@ def _type_mismatch(name: str, value: Any) -> str | None:
         return f"{name}: expected a number, found {type(value).__name__} {value!r}"
     if name == "strict" and not isinstance(value, bool):
         return f"strict: expected true or false, found {type(value).__name__} {value!r}"
+    if name in ("inputs", "targets", "output") and value is not None:
+        return _layout_mismatch(name, value)
     if name == "loss" and not (isinstance(value, str) or callable(value)):
         return f"loss: expected a loss name or import path, found {type(value).__name__} {value!r}"
     if name in CHOICES:
@@ -113,6 +118,20 @@ def _type_mismatch(name: str, value: Any) -> str | None:
         if not ok:
             return f"{name}: expected one of {', '.join(CHOICES[name])}, found {value!r}"
     return None
+
+
+def _layout_mismatch(name: str, value: Any) -> str | None:
+    """``inputs``: keys or indices (a comma-separated string or a list); ``targets``: one; ``output``: a key."""
+    def key(v: Any) -> bool:
+        return (isinstance(v, str) and bool(v.strip())) or (isinstance(v, int) and not isinstance(v, bool) and v >= 0)
+    if name == "inputs" and isinstance(value, list):
+        ok = bool(value) and all(key(v) for v in value)
+    else:
+        ok = isinstance(value, str) and bool(value.strip()) if name == "output" else key(value)
+    what = {"inputs": "batch keys or indices, comma-separated (e.g. input_ids,attention_mask or 0,2)",
+            "targets": "one batch key or index (e.g. labels or 1)",
+            "output": "a key of the model's output (e.g. logits)"}
+    return None if ok else f"{name}: expected {what[name]}, found {type(value).__name__} {value!r}"
 
 
 def _out_of_range(s: Settings) -> list[str]:
@@ -227,7 +246,8 @@ def settings_and_inputs(file_values: dict[str, Any], options: dict[str, Any]) ->
         ConfigError: as :func:`merge_settings`, or model/data given neither as options nor in the file.
     """
     settings, extras = merge_settings(file_values, options, extra_keys=("model", "data"))
-    missing = [k for k in ("model", "data") if extras.get(k) is None or extras.get(k) == ""]
+    optional = ("data",) if settings.loss == "training_step" else ()  # a LightningModule's train_dataloader()
+    missing = [k for k in ("model", "data") if (extras.get(k) is None or extras.get(k) == "") and k not in optional]
     if missing:
         raise ConfigError(
             "missing inputs", [f"{k}: expected --{k} or '{k}:' in the config file, found none" for k in missing]

@@ -1,8 +1,9 @@
 """Turn whatever the user gave as data into a re-iterable stream of batches.
 
 Accepted forms (after calling a zero-argument factory, if one was given):
-a ``DataLoader`` or any re-iterable of ``(inputs, targets)`` batches, a map-style
-``Dataset`` of ``(input, target)`` items, or a pair of tensors ``(X, y)``.
+a ``DataLoader`` or any re-iterable of batches, a map-style ``Dataset`` of items, or a pair
+of tensors ``(X, y)``. A batch (or item) is an ``(inputs, targets)`` pair, a longer tuple or
+a dict, split by a :class:`~adamlr.batch.BatchLayout` (see :mod:`adamlr.batch`).
 """
 
 from __future__ import annotations
@@ -13,15 +14,16 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset, default_collate
 
+from adamlr.batch import Batch, BatchLayout, split
 from adamlr.errors import DataError
 from adamlr.loading import call_user
 
-EXPECTED = (
-    "a DataLoader, an iterable of (inputs, targets) batches, a map-style Dataset, "
-    "or a pair of tensors (X, y)"
-)
+__all__ = ["EXPECTED", "Batch", "BatchLayout", "BatchSource", "Picker", "as_batches"]
 
-Batch = tuple[torch.Tensor, torch.Tensor]
+EXPECTED = (
+    "a DataLoader, an iterable of batches ((inputs, targets) pairs, longer tuples or dicts), a map-style "
+    "Dataset, or a pair of tensors (X, y)"
+)
 
 
 def _is_map_dataset(obj: Any) -> bool:
@@ -33,7 +35,7 @@ def _is_tensor_pair(obj: Any) -> bool:
     return isinstance(obj, (tuple, list)) and len(obj) == 2 and all(torch.is_tensor(t) for t in obj)
 
 
-def _tensor_pair_batches(x: torch.Tensor, y: torch.Tensor, chunk_size: int | None) -> list[Batch]:
+def _tensor_pair_batches(x: torch.Tensor, y: torch.Tensor, chunk_size: int | None) -> list[tuple[torch.Tensor, ...]]:
     if x.ndim == 0 or y.ndim == 0 or x.shape[0] != y.shape[0]:
         raise DataError(
             f"expected X and y with the same number of rows, found X of shape {tuple(x.shape)} "
@@ -44,48 +46,19 @@ def _tensor_pair_batches(x: torch.Tensor, y: torch.Tensor, chunk_size: int | Non
     return [(x[i : i + step], y[i : i + step]) for i in range(0, n, max(step, 1))]
 
 
-def _as_tensor(value: Any, role: str, index: int) -> torch.Tensor:
-    if torch.is_tensor(value):
-        return value
-    try:
-        return torch.as_tensor(value)
-    except Exception as exc:
-        raise DataError(
-            f"expected batch {index} {role} to be a tensor, found {type(value).__name__}"
-        ) from exc
-
-
-def _check_batch(batch: Any, index: int) -> Batch:
-    if not isinstance(batch, (tuple, list)) or len(batch) != 2:
-        found = (
-            f"{type(batch).__name__} of length {len(batch)}"
-            if isinstance(batch, (tuple, list))
-            else type(batch).__name__
-        )
-        raise DataError(f"expected each batch to be an (inputs, targets) pair, found {found} at batch {index}")
-    inputs = _as_tensor(batch[0], "inputs", index)
-    targets = _as_tensor(batch[1], "targets", index)
-    if inputs.ndim == 0 or targets.ndim == 0 or inputs.shape[0] != targets.shape[0]:
-        raise DataError(
-            f"expected inputs and targets with the same batch size at batch {index}, found inputs "
-            f"{tuple(inputs.shape)} and targets {tuple(targets.shape)}"
-        )
-    return inputs, targets
-
-
-Picker = Callable[[torch.Tensor], Batch]
-"""Random access to examples: a 1-D index tensor ↦ the batch of those examples."""
+Picker = Callable[[torch.Tensor], Any]
+"""Random access to examples: a 1-D index tensor ↦ the batch of those examples, as the data gives it."""
 
 
 class BatchSource:
-    """A re-iterable stream of ``(inputs, targets)`` batches on one device and dtype.
+    """A re-iterable stream of batches (:class:`~adamlr.batch.Batch`) on one device and dtype.
 
-    Floating-point inputs and targets are cast to ``dtype``; integer targets (class
-    indices) are kept. The facts about the data are known once the source exists: the
-    constructor makes one pass over it (as curvlinops' ``_EmpiricalRiskMixin`` does to
-    infer ``num_data``), which checks every batch, counts the examples and, if they total
-    at most ``keep_bytes``, keeps the batches on the device so later passes skip the
-    user's loader.
+    Floating-point tensors are cast to ``dtype``; integer ones (class indices, token ids)
+    are kept. Each batch is split into the model's inputs and the targets by ``layout``.
+    The facts about the data are known once the source exists: the constructor makes one
+    pass over it (as curvlinops' ``_EmpiricalRiskMixin`` does to infer ``num_data``), which
+    checks every batch, counts the examples and, if they total at most ``keep_bytes``, keeps
+    the batches on the device so later passes skip the user's loader.
 
     Attributes:
         description: what the data was, for reports.
@@ -95,6 +68,7 @@ class BatchSource:
             map-style Dataset, a DataLoader over one), else ``None``.
         chunked: whether adamlr split the data into batches (``chunk_size`` on tensors or a
             Dataset) rather than taking the user's own batches.
+        layout: how each batch splits into the model's inputs and the targets.
 
     Raises:
         DataError: a malformed batch, or no example at all.
@@ -109,6 +83,7 @@ class BatchSource:
         keep_bytes: int = 2 * 1024**3,
         random_access: tuple[Picker, int] | None = None,
         chunked: bool = False,
+        layout: BatchLayout | None = None,
     ) -> None:
         self._make_iterable = make_iterable
         self.description = description
@@ -117,19 +92,20 @@ class BatchSource:
         self.keep_bytes = keep_bytes
         self.random_access = random_access
         self.chunked = chunked
+        self.layout = layout or BatchLayout()
         self._kept: list[Batch] | None = None
         self.n_examples, self.n_batches, self._kept = self._first_pass()
 
     def _first_pass(self) -> tuple[int, int, list[Batch] | None]:
         kept: list[Batch] | None = []
         used = n = count = 0
-        for inputs, targets in self._stream():
-            n += inputs.shape[0]
+        for batch in self._stream():
+            n += batch.size
             count += 1
             if kept is not None:
-                used += inputs.numel() * inputs.element_size() + targets.numel() * targets.element_size()
+                used += batch.nbytes()
                 if used <= self.keep_bytes:
-                    kept.append((inputs, targets))
+                    kept.append(batch)
                 else:
                     kept = None
         if n == 0:
@@ -147,34 +123,39 @@ class BatchSource:
                 f"expected data with random access for --batch-size (tensors, a map-style Dataset, or a "
                 f"DataLoader over one), found an iterable of batches in {self.description}"
             )
-        pick, n = self.random_access
+        n = self.random_access[1]
         if size > n:
             raise DataError(f"expected --batch-size at most the {n} examples of {self.description}, found {size}")
-        index = torch.randperm(n, generator=generator)[:size]
-        batch = _check_batch(pick(index), 0)
-        return BatchSource(lambda: [batch], f"{size} random examples of {self.description}", self.device, self.dtype)
+        batch = self.pick(torch.randperm(n, generator=generator)[:size])
+        return BatchSource(lambda: [batch], f"{size} random examples of {self.description}", self.device, self.dtype,
+                           layout=self.layout)
 
-    def convert(self, batch: Batch) -> Batch:
-        """Move a batch to this source's device; floating tensors to its dtype (class indices kept)."""
-        inputs, targets = batch
-        if inputs.is_floating_point():
-            inputs = inputs.to(self.device, self.dtype)
-        else:
-            inputs = inputs.to(self.device)
-        if targets.is_floating_point():
-            targets = targets.to(self.device, self.dtype)
-        else:
-            targets = targets.to(self.device)
-        return inputs, targets
+    def pick(self, index: torch.Tensor) -> Batch:
+        """The batch of the examples at ``index`` (a 1-D tensor), on this source's device.
+
+        Raises:
+            DataError: the data gives no random access (the caller should have checked).
+        """
+        if self.random_access is None:
+            raise DataError(f"expected data with random access (tensors, a map-style Dataset, or a DataLoader over "
+                            f"one), found an iterable of batches in {self.description}")
+        return self.make_batch(self.random_access[0](index))
+
+    def make_batch(self, raw: Any, index: int = 0) -> Batch:
+        """A batch as the user's data gives it → a :class:`Batch` on this source's device, split by its layout."""
+        if isinstance(raw, Batch):
+            return raw
+        return split(raw, self.layout, index, self.device, self.dtype)
 
     def _stream(self) -> Iterator[Batch]:
         """The user's batches, checked and converted, empty ones skipped."""
         for index, raw in enumerate(self._make_iterable()):
-            inputs, targets = self.convert(_check_batch(raw, index))
-            if inputs.shape[0]:
-                yield inputs, targets
+            batch = self.make_batch(raw, index)
+            if batch.size:
+                yield batch
 
     def __iter__(self) -> Iterator[Batch]:
+        """The batches, in the data's order (from memory when kept)."""
         if self._kept is not None:
             return iter(self._kept)
         return self._stream()
@@ -234,6 +215,7 @@ def as_batches(
     dtype: torch.dtype,
     chunk_size: int | None = None,
     keep_bytes: int = 2 * 1024**3,
+    layout: BatchLayout | None = None,
 ) -> BatchSource:
     """Wrap user data as a :class:`BatchSource`.
 
@@ -245,6 +227,8 @@ def as_batches(
         chunk_size: rows per batch for tensor pairs and Datasets (``None``: all at once).
             A DataLoader's own batches are used as they come.
         keep_bytes: keep batches on the device after one pass if they total at most this.
+        layout: how a batch splits into the model's inputs and the targets (default: pairs,
+            longer tuples as ``(inputs, targets, …)``, dicts by their targets key).
     """
     factory = None
     obj = data
@@ -253,4 +237,4 @@ def as_batches(
         obj = call_user(data, f"data factory {name}")
     make = _iterable_for(obj, factory, name, chunk_size)
     return BatchSource(make, name, device, dtype, keep_bytes, random_access=_picker_for(obj),
-                       chunked=bool(chunk_size) and (_is_tensor_pair(obj) or _is_map_dataset(obj)))
+                       chunked=bool(chunk_size) and (_is_tensor_pair(obj) or _is_map_dataset(obj)), layout=layout)

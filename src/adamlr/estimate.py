@@ -50,8 +50,10 @@ def estimate(model: Any, data: Any, *, settings: Settings | None = None, progres
     Args:
         model: an import path ``"pkg.mod:make_net"`` / ``"file.py:make_net"``, a zero-argument
             factory returning an ``nn.Module``, or a module (never modified).
-        data: an import path or object: a DataLoader, an iterable of ``(inputs, targets)``
-            batches, a map-style Dataset, a pair of tensors, or a factory of one of those.
+        data: an import path or object: a DataLoader, an iterable of batches (``(inputs,
+            targets)`` pairs, longer tuples or dicts; see :mod:`adamlr.batch`), a map-style
+            Dataset, a pair of tensors, or a factory of one of those. ``None`` with
+            ``loss="training_step"``: the LightningModule's ``train_dataloader()``.
         settings: a :class:`~adamlr.config.Settings`; or give its fields as keyword options
             (``epochs=100``, ``samples=10``, …), which override ``settings``.
         progress: receives progress events.
@@ -75,7 +77,8 @@ def estimate(model: Any, data: Any, *, settings: Settings | None = None, progres
     started = time.perf_counter()
     with preserved_rng():
         problem = prepare(model, data, settings.loss, device=settings.device, dtype=settings.dtype,
-                          seed=settings.seed, chunk_size=settings.chunk_size, norm_mode=settings.norm_mode)
+                          seed=settings.seed, chunk_size=settings.chunk_size, norm_mode=settings.norm_mode,
+                          inputs=settings.inputs, targets=settings.targets, output=settings.output)
         if cache is None:
             return _compute(problem, settings, progress, started, None, None, {}, [])
         key = problem_key(problem, settings)
@@ -133,9 +136,8 @@ def _refuse_constant_cross_entropy(problem: Problem) -> None:
     objective = problem.objective
     if objective.loss_name != "cross_entropy":
         return
-    inputs, _ = next(iter(objective.batches))
     with torch.no_grad():
-        outputs = objective.outputs(problem.initial_params, inputs[:2])
+        outputs = objective.outputs(problem.initial_params, next(iter(objective.batches)))
     if torch.is_tensor(outputs) and outputs.ndim >= 1 and outputs.shape[-1 if outputs.ndim < 2 else 1] == 1:
         raise NumericalError(
             f"expected a loss that depends on the weights, found cross_entropy over 1 output (outputs of shape "

@@ -150,12 +150,12 @@ def graph_bytes_per_example(objective: Objective, params: Params) -> float:
         seen.setdefault(t.untyped_storage().data_ptr(), t.untyped_storage().nbytes())
         return t
 
-    x, y = next(iter(objective.batches))
+    batch = next(iter(objective.batches))
     leaves = _leaves(params)
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        loss = objective.batch_loss(leaves, x, y)
+        loss = objective.batch_loss(leaves, batch)
         _grad([loss], list(leaves.values()), create_graph=True)
-    return sum(seen.values()) / max(x.shape[0], 1)
+    return sum(seen.values()) / max(batch.size, 1)
 
 
 def memory_budget(device: torch.device) -> int:

@@ -1,16 +1,30 @@
-"""Loss names to functions ``fn(outputs, targets) -> scalar mean``."""
+"""Losses: names to functions ``fn(outputs, targets) -> scalar mean``, and what to take from a model's output.
+
+A model may return a tensor, a tuple or list (its first element is the outputs), or a dict or
+Hugging Face ``ModelOutput`` (its ``logits``); ``--output KEY`` names another entry. With a loss
+the model computes itself (:data:`~adamlr.choices.OwnLoss`), the loss is its output's ``loss``.
+
+>>> select_output({"logits": torch.ones(2, 3), "hidden": torch.zeros(2)}, None).shape
+torch.Size([2, 3])
+>>> float(own_loss((torch.tensor(0.5), torch.ones(2)), "model"))
+0.5
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from adamlr.errors import DataError, LoadError
+from adamlr.choices import OWN_LOSSES, OwnLoss
+from adamlr.errors import DataError, InputError, LoadError
 from adamlr.loading import load_object
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+LossSpec = LossFn | OwnLoss
+"""A loss function of (outputs, targets), or the name of a loss the model computes itself."""
 
 
 def _same_shape(name: str, fn: LossFn) -> LossFn:
@@ -34,11 +48,12 @@ LOSSES: dict[str, LossFn] = {
 }
 
 
-def resolve_loss(loss: str | LossFn) -> tuple[LossFn, str]:
-    """Return the loss function and its display name.
+def resolve_loss(loss: str | LossFn) -> tuple[LossSpec, str]:
+    """Return the loss (a function, or the name of a loss the model computes) and its display name.
 
     Args:
-        loss: one of :data:`LOSSES`' names, an import path ``"pkg.mod:fn"``, or a callable.
+        loss: one of :data:`LOSSES`' names, ``model`` or ``training_step``, an import path
+            ``"pkg.mod:fn"``, or a callable.
 
     Raises:
         LoadError: an unknown name or a path that names nothing callable.
@@ -47,9 +62,71 @@ def resolve_loss(loss: str | LossFn) -> tuple[LossFn, str]:
         return loss, getattr(loss, "__name__", type(loss).__name__)
     if loss in LOSSES:
         return LOSSES[loss], loss
+    if loss in OWN_LOSSES:
+        return loss, loss
     if ":" not in loss:
-        raise LoadError(f"expected a loss among {', '.join(LOSSES)} or an import path 'pkg.mod:fn', found {loss!r}")
+        raise LoadError(f"expected a loss among {', '.join((*LOSSES, *OWN_LOSSES))} or an import path 'pkg.mod:fn', "
+                        f"found {loss!r}")
     fn = load_object(loss)
     if not callable(fn):
         raise LoadError(f"expected {loss!r} to be a function fn(outputs, targets), found {type(fn).__name__}")
     return fn, loss
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return f"{type(value).__name__} with keys {', '.join(map(str, value)) or '(none)'}"
+    return type(value).__name__
+
+
+def select_output(out: Any, key: str | None) -> Any:
+    """The outputs a loss function gets: ``out`` itself, its first element, its ``logits``, or ``out[key]``.
+
+    Raises:
+        DataError: ``out`` holds nothing of the kind (the message names what it holds).
+    """
+    if key is None:
+        if torch.is_tensor(out):
+            return out
+        if isinstance(out, Mapping) and "logits" in out:
+            return out["logits"]
+        if isinstance(out, (tuple, list)) and out:
+            return out[0]
+        if not isinstance(out, Mapping) and getattr(out, "logits", None) is not None:
+            return out.logits
+        raise DataError(f"expected the model to return a tensor, a tuple, or a dict or ModelOutput with 'logits', "
+                        f"found {_kind(out)}; name the entry to use with --output KEY")
+    if isinstance(out, Mapping):
+        if key in out:
+            return out[key]
+    elif isinstance(out, (tuple, list)):
+        if key.isdigit() and int(key) < len(out):
+            return out[int(key)]
+    elif getattr(out, key, None) is not None:
+        return getattr(out, key)
+    raise DataError(f"expected the model's output to hold {key!r} (--output), found {_kind(out)}")
+
+
+def own_loss(out: Any, source: OwnLoss) -> torch.Tensor:
+    """The loss a model computed itself: ``training_step``'s tensor or ``["loss"]``; the model output's ``loss``.
+
+    Raises:
+        InputError: no loss in ``out``, or one that is not a scalar tensor.
+    """
+    if isinstance(out, Mapping):
+        value = out.get("loss")
+    elif torch.is_tensor(out) or source == "training_step":
+        value = out
+    elif isinstance(out, (tuple, list)) and out:
+        value = out[0]
+    else:
+        value = getattr(out, "loss", None)
+    if not torch.is_tensor(value) or value.numel() != 1:
+        where = ("training_step to return the loss (a scalar tensor, or a dict with 'loss')"
+                 if source == "training_step" else
+                 "the model, called on the whole batch (labels included), to return its loss (a scalar tensor, "
+                 "a tuple starting with it, or an output with .loss / ['loss'])")
+        found = f"{_kind(out)}" + (f" whose loss is {_kind(value)}" if value is not out else "")
+        hint = "" if source == "training_step" else "; does each batch hold the labels (a 'labels' key)?"
+        raise InputError(f"expected {where}, found {found}{hint}")
+    return value.reshape(())

@@ -15,22 +15,39 @@ Normalisation modes (``--norm-mode``), for networks with BatchNorm:
 * ``eval``: the running statistics, frozen (what PyHessian and the authors' code use).
 
 Dropout is off in both: a Hessian needs a deterministic loss.
+
+The model is called on each batch as :mod:`adamlr.batch` splits it; attention runs on
+PyTorch's math kernel, since the fused ones (flash, memory-efficient) have no double backward.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
+import warnings
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import torch
 from torch import nn
 from torch.func import functional_call
 
+from adamlr.batch import Batch
 from adamlr.choices import NormMode
 from adamlr.data import BatchSource
 from adamlr.errors import AdamlrError, DataError, InputError, ModelError, NumericalError
-from adamlr.losses import LossFn
+from adamlr.losses import LossSpec, own_loss, select_output
+
+try:  # torch >= 2.3
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    def _math_attention() -> contextlib.AbstractContextManager[None]:
+        return sdpa_kernel([SDPBackend.MATH])
+except ImportError:  # pragma: no cover - older torch: no fused kernel choice to make
+    def _math_attention() -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
 
 Params = dict[str, torch.Tensor]
 
@@ -87,7 +104,7 @@ def _mode_notes(work: nn.Module, differing: list[str], norm_mode: NormMode) -> l
     if norm_mode == "eval" and differing:
         return [f"model has {', '.join(differing)} layers: the Hessian is taken in eval mode (running statistics "
                 "frozen, dropout off), which differs from the training-mode loss (--norm-mode train)"]
-    return [off[2:].capitalize()] if off else []
+    return [off[2].upper() + off[3:]] if off else []
 
 
 def trainable_parameters(module: nn.Module) -> Params:
@@ -118,45 +135,123 @@ def _shape(t: object) -> str:
     return str(tuple(t.shape)) if torch.is_tensor(t) else type(t).__name__
 
 
+def _call_description(batch: Batch) -> str:
+    """What the model was given, for messages: ``inputs of shape (8, 4)`` or each argument's shape."""
+    if len(batch.args) == 1 and not batch.kwargs and torch.is_tensor(batch.args[0]):
+        return f"inputs of shape {tuple(batch.args[0].shape)}"
+    parts = [_shape(a) for a in batch.args] + [f"{k}={_shape(v)}" for k, v in batch.kwargs.items()]
+    return f"arguments ({', '.join(parts)})"
+
+
+class _TrainingStep(nn.Module):
+    """Calls ``module.training_step(batch, batch_idx)`` as its forward, so ``functional_call`` can route weights.
+
+    ``torch.func.functional_call`` only calls ``forward``; with the user's module as the child
+    ``module``, its parameters are this wrapper's ``module.<name>``, and the ``self(...)`` calls
+    inside ``training_step`` see them.
+    """
+
+    def __init__(self, module: nn.Module) -> None:
+        super().__init__()
+        self.module = module
+
+    def forward(self, batch: Any, batch_idx: int) -> Any:
+        step = getattr(self.module, "training_step")  # noqa: B009 (nn.Module's __getattr__ types it as a Tensor)
+        return step(batch, batch_idx)
+
+
+@contextmanager
+def _call_context(own: bool) -> Iterator[None]:
+    """Attention by the math kernel (fused ones have no double backward); Lightning's ``self.log`` unheard.
+
+    A LightningModule's ``self.log`` outside a Trainer only warns, once per call; that warning
+    is silenced (the report says the logs are ignored).
+    """
+    with warnings.catch_warnings():
+        if own:
+            warnings.filterwarnings("ignore", message=r".*self\.log\(\)", category=UserWarning)
+        with _math_attention():
+            yield
+
+
 class Objective:
     """The full-data mean loss of a model, evaluated at arbitrary parameters.
 
     Args:
         module: the working copy (see :func:`working_copy`).
-        loss_fn: ``fn(outputs, targets) -> scalar mean`` over a batch.
+        loss_fn: ``fn(outputs, targets) -> scalar mean`` over a batch, or ``"model"`` (the
+            model's own ``loss``, called on the whole batch) or ``"training_step"``.
         batches: the data.
         loss_name: how to name the loss in messages.
+        output: which entry of the model's output the loss function gets (``--output``);
+            ``None``: a tensor itself, a tuple's first element, a dict's ``logits``.
     """
 
-    def __init__(self, module: nn.Module, loss_fn: LossFn, batches: BatchSource, loss_name: str) -> None:
+    def __init__(self, module: nn.Module, loss_fn: LossSpec, batches: BatchSource, loss_name: str,
+                 output: str | None = None) -> None:
         self.module = module
         self.loss_fn = loss_fn
         self.batches = batches
         self.loss_name = loss_name
+        self.output = output
+        self._step = _TrainingStep(module) if loss_fn == "training_step" else None
 
     def on(self, batches: BatchSource) -> Objective:
         """The same model and loss on other data (e.g. one random batch)."""
-        return Objective(self.module, self.loss_fn, batches, self.loss_name)
+        return Objective(self.module, self.loss_fn, batches, self.loss_name, self.output)
 
-    def outputs(self, params: Params, inputs: torch.Tensor) -> torch.Tensor:
-        """The model's outputs at ``params``; a failing forward becomes one clear :class:`DataError`."""
+    def call(self, params: Params, batch: Batch) -> Any:
+        """What the model (or ``training_step``) returns on ``batch`` at ``params``; failures become one clear error."""
         try:
-            outputs: torch.Tensor = functional_call(self.module, params, (inputs,))
-            return outputs
+            with _call_context(self._step is not None):
+                if self._step is not None:
+                    routed = {f"module.{k}": v for k, v in params.items()}
+                    return functional_call(self._step, routed, (batch.data, batch.index))
+                return functional_call(self.module, params, batch.args, batch.kwargs)
         except AdamlrError:
             raise
         except Exception as exc:
-            raise DataError(
-                f"expected the model to accept inputs of shape {tuple(inputs.shape)}, "
-                f"found {type(exc).__name__}: {exc}"
-            ) from exc
+            what = ("training_step to run on the batch" if self._step is not None
+                    else f"the model to accept {_call_description(batch)}")
+            raise DataError(f"expected {what}, found {type(exc).__name__}: {exc}") from exc
 
-    def batch_loss(self, params: Params, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """Mean loss on one batch; user-code failures become one clear :class:`InputError`."""
-        return self.loss(self.outputs(params, inputs), targets)
+    def outputs(self, params: Params, batch: Batch | torch.Tensor) -> torch.Tensor:
+        """The model's outputs at ``params`` (the ``--output`` entry); a bare tensor is taken as the inputs."""
+        if torch.is_tensor(batch):
+            batch = Batch(batch, (batch,), {}, None, int(batch.shape[0]) if batch.ndim else 1)
+        selected: torch.Tensor = select_output(self.call(params, batch), self.output)
+        return selected
+
+    def batch_loss(self, params: Params, batch: Any) -> torch.Tensor:
+        """Mean loss on one batch (a :class:`Batch`, or a batch as the data gives it); clear errors."""
+        batch = self.batches.make_batch(batch)
+        if isinstance(self.loss_fn, str):
+            return own_loss(self.call(params, batch), self.loss_fn)
+        if batch.targets is None:
+            raise DataError(f"expected batch {batch.index} to hold targets for loss {self.loss_name}, found none")
+        return self.loss(self.outputs(params, batch), batch.targets)
+
+    def loss_and_outputs(self, params: Params, batch: Batch) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The batch's loss and the outputs it came from (``None`` when the model computed its own loss
+        and its output has no ``logits``/``--output`` entry, or for ``training_step``)."""
+        if self._step is not None:
+            return own_loss(self.call(params, batch), "training_step"), None
+        out = self.call(params, batch)
+        if self.loss_fn == "model":
+            try:
+                selected = select_output(out, self.output)
+            except DataError:
+                selected = None
+            return own_loss(out, "model"), selected if torch.is_tensor(selected) else None
+        if batch.targets is None:
+            raise DataError(f"expected batch {batch.index} to hold targets for loss {self.loss_name}, found none")
+        selected = select_output(out, self.output)
+        return self.loss(selected, batch.targets), selected
 
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """The loss of ``outputs`` against ``targets`` as a scalar, with the same clear errors."""
+        if isinstance(self.loss_fn, str):
+            raise TypeError(f"loss {self.loss_name} is computed by the model; use batch_loss")
         try:
             loss = self.loss_fn(outputs, targets)
         except AdamlrError:
@@ -182,8 +277,8 @@ class Objective:
     def weighted_losses(self, params: Params) -> Iterator[torch.Tensor]:
         """Yield ``(n_b / n) · loss_b`` per batch: their sum is L(w), and so is its gradient's."""
         n = self.batches.n_examples
-        for inputs, targets in self.batches:
-            yield self.batch_loss(params, inputs, targets) * (inputs.shape[0] / n)
+        for batch in self.batches:
+            yield self.batch_loss(params, batch) * (batch.size / n)
 
     def loss_and_gradient(self, params: Params) -> tuple[float, list[torch.Tensor]]:
         """L(w) and ∇L(w) (in ``params``' order) over all data; ``params`` must require grad.
@@ -201,9 +296,9 @@ class Objective:
         total = 0.0
         count = 0
         with torch.no_grad():
-            for inputs, targets in self.batches:
-                total += float(self.batch_loss(params, inputs, targets)) * inputs.shape[0]
-                count += inputs.shape[0]
+            for batch in self.batches:
+                total += float(self.batch_loss(params, batch)) * batch.size
+                count += batch.size
         value = total / count
         if not math.isfinite(value):
             raise NumericalError(f"expected a finite loss over the data, found {value} ({self.loss_name})")

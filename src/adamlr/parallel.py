@@ -57,7 +57,8 @@ def estimate_distributed(model: Any, data: Any, settings: Settings, progress: Pr
 
 def _prepare(model: Any, data: Any, settings: Settings, comm: Communicator, shard: Shard | None = None) -> Problem:
     return prepare(model, data, settings.loss, device=comm.device_name(settings.device), dtype=settings.dtype,
-                   seed=settings.seed, chunk_size=settings.chunk_size, norm_mode=settings.norm_mode, shard=shard)
+                   seed=settings.seed, chunk_size=settings.chunk_size, norm_mode=settings.norm_mode,
+                   inputs=settings.inputs, targets=settings.targets, output=settings.output, shard=shard)
 
 
 def _lookup(cache: Cache | None, comm: Communicator, key_of: Callable[[], str]) -> Found:

@@ -9,13 +9,14 @@ from typing import Any
 import torch
 from torch import nn
 
-from adamlr.choices import DtypeName, NormMode
+from adamlr.batch import BatchLayout
+from adamlr.choices import OWN_LOSSES, DtypeName, NormMode
 from adamlr.data import BatchSource, as_batches
 from adamlr.errors import ModelError, UsageError
 from adamlr.loading import call_user, describe, load_object
 from adamlr.losses import LossFn, resolve_loss
 from adamlr.objective import Objective, Params, batch_statistics_layers, trainable_parameters, working_copy
-from adamlr.rng import seed_all
+from adamlr.rng import preserved_rng, seed_all
 
 Shard = Callable[[Any, str], Any]
 """The user's data object (or factory) and its name ↦ this process's share of it."""
@@ -54,7 +55,7 @@ def build_model(model: Any, seed: int) -> tuple[nn.Module, Callable[[], nn.Modul
 
 
 def load_batches(data: Any, *, device: torch.device, dtype: torch.dtype, chunk_size: int | None = None,
-                 shard: Shard | None = None) -> BatchSource:
+                 layout: BatchLayout | None = None, shard: Shard | None = None) -> BatchSource:
     """A :class:`BatchSource` for data given as an import path or an object (see :func:`as_batches`).
 
     ``shard(obj, name)``, when given, cuts the user's object to this process's share first
@@ -63,7 +64,43 @@ def load_batches(data: Any, *, device: torch.device, dtype: torch.dtype, chunk_s
     obj = load_object(data) if isinstance(data, str) else data
     if shard is not None:
         obj = shard(obj, describe(data))
-    return as_batches(obj, name=describe(data), device=device, dtype=dtype, chunk_size=chunk_size)
+    return as_batches(obj, name=describe(data), device=device, dtype=dtype, chunk_size=chunk_size, layout=layout)
+
+
+def layout_for(loss: Any, inputs: Any = None, targets: Any = None) -> BatchLayout:
+    """How batches split for ``loss``: a loss the model computes itself gets the whole batch."""
+    return BatchLayout.parse(inputs, targets, whole=isinstance(loss, str) and loss in OWN_LOSSES)
+
+
+def model_data(module: nn.Module, loss: Any, name: str) -> Any:
+    """The data when ``--data`` is not given: a LightningModule's ``train_dataloader`` with ``--loss training_step``.
+
+    Raises:
+        UsageError: another loss, or a module without ``train_dataloader``.
+    """
+    loader = getattr(module, "train_dataloader", None)
+    if loss != "training_step" or not callable(loader):
+        raise UsageError(f"expected --data, found none (only --loss training_step on a module with train_dataloader() "
+                         f"can do without it; {name} is a {type(module).__name__})")
+    return _NamedFactory(loader, f"{name}.train_dataloader()")
+
+
+class _NamedFactory:
+    """A zero-argument factory with the name reports give it."""
+
+    def __init__(self, fn: Callable[[], Any], name: str) -> None:
+        self.fn = fn
+        self.adamlr_name = name
+
+    def __call__(self) -> Any:
+        return self.fn()
+
+
+def training_data(model: Any, loss: Any, seed: int) -> Any:
+    """The default data of ``model`` (see :func:`model_data`), built under ``seed``, the RNG restored."""
+    with preserved_rng():
+        module, _, name = build_model(model, seed)
+    return model_data(module, loss, name)
 
 
 @dataclass
@@ -93,20 +130,32 @@ class Problem:
 
 
 def prepare(model: Any, data: Any, loss: str | LossFn, *, device: str, dtype: DtypeName, seed: int,
-            chunk_size: int | None = None, norm_mode: NormMode = "train", shard: Shard | None = None) -> Problem:
+            chunk_size: int | None = None, norm_mode: NormMode = "train", inputs: Any = None, targets: Any = None,
+            output: str | None = None, shard: Shard | None = None) -> Problem:
     """Build the problem: model under ``seed``, working copy in ``norm_mode``, batches and loss.
 
+    Args:
+        data: the data, or ``None`` for a LightningModule's ``train_dataloader()`` (``--loss training_step``).
+        inputs, targets: ``--inputs``/``--targets``, how batches split (see :mod:`adamlr.batch`).
+        output: ``--output``, the entry of the model's output the loss function gets.
+
     Raises:
-        UsageError: ``chunk_size`` would change the loss (batch-statistics normalisation).
+        UsageError: ``chunk_size`` would change the loss (batch-statistics normalisation), or no data.
     """
     dev = resolve_device(device)
     torch_dtype = TORCH_DTYPES[dtype]
     loss_fn, loss_name = resolve_loss(loss)
     user_model, factory, model_name = build_model(model, seed)
     work, warnings = working_copy(user_model, dev, torch_dtype, norm_mode)
-    batches = load_batches(data, device=dev, dtype=torch_dtype, chunk_size=chunk_size, shard=shard)
+    if data is None:
+        data = model_data(user_model, loss, model_name)
+    batches = load_batches(data, device=dev, dtype=torch_dtype, chunk_size=chunk_size,
+                           layout=layout_for(loss, inputs, targets), shard=shard)
     warnings += _batch_statistics_notes(work, batches, norm_mode)
-    objective = Objective(work, loss_fn, batches, loss_name)
+    if loss == "training_step":
+        warnings.append("the loss is the model's training_step(batch, batch_idx), called outside a Trainer: its "
+                        "self.log calls are ignored")
+    objective = Objective(work, loss_fn, batches, loss_name, output)
     return Problem(user_model, factory, model_name, objective, trainable_parameters(work), dev, torch_dtype, warnings)
 
 

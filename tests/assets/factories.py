@@ -90,6 +90,11 @@ def triple_batches() -> list:
     return [(x, y, y)]
 
 
+def single_batches() -> list:
+    x, _ = tiny_data()
+    return [(x,)]
+
+
 def wrong_width_data() -> tuple[torch.Tensor, torch.Tensor]:
     g = _gen(3)
     return torch.randn(10, 7, generator=g), torch.randint(0, 3, (10,), generator=g)

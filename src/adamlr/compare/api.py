@@ -75,7 +75,8 @@ def compare(model: Any = None, data: Any = None, *, out: str | Path | None = Non
         progress: receives progress events and warnings.
         **options: ``test_data``, ``epochs``, ``batch_size`` (an int, or ``"full"``), ``seeds``, ``lr``,
             ``arms``, ``samples``, ``loss``, ``device``, ``dtype``, ``schedulers``, ``scheduler_set``,
-            ``estimate`` (estimate settings).
+            ``estimate`` (estimate settings), ``inputs``, ``targets``, ``output`` (how batches and
+            outputs split; see :mod:`adamlr.batch`).
 
     Returns:
         A frozen :class:`CompareResult`.

@@ -59,7 +59,7 @@ PRESETS: dict[str, Any] = {
 def quick(cs: CompareSettings) -> CompareSettings:
     """Shrink a setting to a smoke run."""
     return dataclasses.replace(
-        cs, epochs=3, samples=2, seeds=cs.seeds[:1], data=Subset(cs.data, 512),
+        cs, epochs=3, samples=2, seeds=cs.seeds[:1], data=Subset(cs.data, 512) if cs.data is not None else None,
         test_data=Subset(cs.test_data, 256) if cs.test_data else None,
         batch_size=min(cs.batch_size, 128) if isinstance(cs.batch_size, int) else cs.batch_size,
     )

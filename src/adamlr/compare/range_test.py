@@ -15,7 +15,7 @@ from torch import nn
 
 from adamlr.compare.training import trainable
 from adamlr.data import BatchSource
-from adamlr.losses import LossFn
+from adamlr.losses import LossSpec
 from adamlr.objective import Objective
 
 SMOOTHING = 0.05  # exponential smoothing of the loss, torch-lr-finder's default
@@ -23,18 +23,18 @@ SKIP_START, SKIP_END = 10, 5
 
 
 def lr_range_test(make_model: Callable[[], nn.Module], state: dict[str, torch.Tensor], train: BatchSource,
-                  loss_fn: LossFn, device: torch.device, dtype: torch.dtype, *, steps: int = 100,
+                  loss_fn: LossSpec, device: torch.device, dtype: torch.dtype, *, steps: int = 100,
                   start: float = 1e-7, end: float = 1.0, batch_size: int = 256, seed: int = 0,
-                  loss_name: str = "loss") -> float:
+                  loss_name: str = "loss", output: str | None = None) -> float:
     """Return the suggested learning rate (never modifies ``state``)."""
     model = make_model()
     model.load_state_dict(state)
     model.to(device, dtype).train()
     params = trainable(model)
-    objective = Objective(model, loss_fn, train, loss_name)
+    objective = Objective(model, loss_fn, train, loss_name, output)
     optimizer = torch.optim.Adam(params.values(), lr=start)
     assert train.random_access is not None, "the runner only calls this on data with random access"
-    pick, n = train.random_access
+    n = train.random_access[1]
     gen = torch.Generator().manual_seed(seed)
     ratio = (end / start) ** (1.0 / (steps - 1))
     lrs: list[float] = []
@@ -43,9 +43,9 @@ def lr_range_test(make_model: Callable[[], nn.Module], state: dict[str, torch.Te
         lr = start * ratio**i
         for group in optimizer.param_groups:
             group["lr"] = lr
-        x, y = train.convert(pick(torch.randperm(n, generator=gen)[: min(batch_size, n)]))
+        batch = train.pick(torch.randperm(n, generator=gen)[: min(batch_size, n)])
         optimizer.zero_grad(set_to_none=True)
-        loss = objective.batch_loss(params, x, y)
+        loss = objective.batch_loss(params, batch)
         loss.backward()  # type: ignore[no-untyped-call]
         optimizer.step()
         value = float(loss.detach())

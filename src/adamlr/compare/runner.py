@@ -29,7 +29,7 @@ from adamlr.errors import DataError, UsageError
 from adamlr.estimate import estimate
 from adamlr.loading import describe, load_object
 from adamlr.losses import resolve_loss
-from adamlr.problem import TORCH_DTYPES, build_model, load_batches, resolve_device
+from adamlr.problem import TORCH_DTYPES, build_model, layout_for, load_batches, resolve_device, training_data
 from adamlr.progress import Progress
 from adamlr.rng import preserved_rng
 
@@ -56,7 +56,7 @@ class CompareSettings:
     """Everything that defines a comparison (what a rerun with the same --out must match)."""
 
     model: Any
-    data: Any
+    data: Any = None  # None: a LightningModule's train_dataloader() (with loss="training_step")
     test_data: Any = None
     epochs: int = 100
     batch_size: int | Literal["full"] | None = None
@@ -70,6 +70,9 @@ class CompareSettings:
     schedulers: dict[str, dict[str, Any]] = field(default_factory=dict)
     scheduler_set: Literal["default", "paper-code"] = "default"
     estimate_options: dict[str, Any] = field(default_factory=dict)
+    inputs: Any = None
+    targets: Any = None
+    output: str | None = None
 
 
 def _fingerprint(cs: CompareSettings) -> dict[str, Any]:
@@ -79,6 +82,7 @@ def _fingerprint(cs: CompareSettings) -> dict[str, Any]:
               else getattr(cs, k) for k in keys}
     if cs.scheduler_set != "default":  # only when set, so config.json of earlier runs still matches
         fields["scheduler_set"] = cs.scheduler_set
+    fields.update({k: getattr(cs, k) for k in ("inputs", "targets", "output") if getattr(cs, k) is not None})
     return fields
 
 
@@ -107,7 +111,7 @@ def _alpha(cs: CompareSettings, seed: int, store: Store, force: bool, progress: 
     if isinstance(saved, dict) and "lr" in saved:
         return saved["lr"], saved
     settings = Settings(epochs=cs.epochs, samples=cs.samples, seed=seed, loss=cs.loss, device=cs.device,
-                        dtype=cs.dtype, **cs.estimate_options)
+                        dtype=cs.dtype, inputs=cs.inputs, targets=cs.targets, output=cs.output, **cs.estimate_options)
     result = estimate(cs.model, cs.data, settings=settings, progress=progress.estimating()).to_dict()
     store.write_json(name, result)
     return result["lr"], result
@@ -123,7 +127,7 @@ def _range_suggestion(spec: TrainSpec, seed: int, store: Store, force: bool) -> 
         return None
     with preserved_rng():
         suggestion = lr_range_test(spec.make_model, spec.initial_state, spec.train, spec.loss_fn, spec.device,
-                                   spec.dtype, seed=seed, loss_name=spec.loss_name)
+                                   spec.dtype, seed=seed, loss_name=spec.loss_name, output=spec.output)
     store.write_json(name, {"lr": suggestion})
     return suggestion
 
@@ -157,15 +161,17 @@ def run_compare(
 def _sources(cs: CompareSettings, device: torch.device, dtype: torch.dtype
              ) -> tuple[BatchSource, BatchSource | None, Batching, str]:
     """Training data (for metrics), the stream the arms train on in ``loader`` batching, and the batching."""
-    obj = load_object(cs.data) if isinstance(cs.data, str) else cs.data
-    train_data = as_batches(obj, name=describe(cs.data), device=device, dtype=dtype)
+    data = cs.data if cs.data is not None else training_data(cs.model, cs.loss, cs.seeds[0])
+    obj = load_object(data) if isinstance(data, str) else data
+    layout = layout_for(cs.loss, cs.inputs, cs.targets)
+    train_data = as_batches(obj, name=describe(data), device=device, dtype=dtype, layout=layout)
     if isinstance(cs.batch_size, int) and train_data.random_access is None:
         raise DataError("expected training data with random access for --batch-size (tensors or a map-style Dataset)")
     batching, text = batching_of(cs, train_data)
     stream = None
     if batching == "loader":  # through the user's loader each epoch, so its shuffling is kept
         stream = train_data if not train_data.kept_in_memory else as_batches(
-            obj, name=describe(cs.data), device=device, dtype=dtype, keep_bytes=0)
+            obj, name=describe(data), device=device, dtype=dtype, keep_bytes=0, layout=layout)
     return train_data, stream, batching, text
 
 
@@ -174,7 +180,8 @@ def _run_compare(cs: CompareSettings, store: Store, force: bool, progress: Compa
     store.check_same(_fingerprint(cs), force)
     loss_fn, loss_name = resolve_loss(cs.loss)
     train_data, stream, batching, text = _sources(cs, device, dtype)
-    test_data = load_batches(cs.test_data, device=device, dtype=dtype) if cs.test_data is not None else None
+    test_data = load_batches(cs.test_data, device=device, dtype=dtype, layout=train_data.layout) \
+        if cs.test_data is not None else None
     runs: list[RunResult] = []
     estimates = {}
     for seed in cs.seeds:
@@ -184,7 +191,8 @@ def _run_compare(cs: CompareSettings, store: Store, force: bool, progress: Compa
         make = factory or _copier(module)
         alpha, estimates[seed] = _alpha(cs, seed, store, force, progress)
         spec = TrainSpec(make, state, train_data, test_data, loss_fn, loss_name, cs.epochs,
-                         cs.batch_size if isinstance(cs.batch_size, int) else None, device, dtype, batching, stream)
+                         cs.batch_size if isinstance(cs.batch_size, int) else None, device, dtype, batching, stream,
+                         cs.output)
         arms = paper_arms(alpha, cs.epochs, cs.schedulers, scheduler_set=cs.scheduler_set)
         if cs.arms in ("all", "optional") or "lr_range_test" in cs.arms:
             arms += optional_arms(_range_suggestion(spec, seed, store, force), cs.epochs)
@@ -192,7 +200,7 @@ def _run_compare(cs: CompareSettings, store: Store, force: bool, progress: Compa
         progress.arms_planned(len(selected))
         for arm in selected:
             runs.append(_run_arm(arm, spec, seed, store, force, progress))
-    header = {"model": describe(cs.model), "data": describe(cs.data),
+    header = {"model": describe(cs.model), "data": describe(cs.data) if cs.data is not None else train_data.description,
               "test_data": describe(cs.test_data) if cs.test_data is not None else None, "loss": loss_name,
               "epochs": cs.epochs, "batch_size": cs.batch_size, "batching": text, "seeds": list(cs.seeds),
               "adamlr_lr": {str(s): e["lr"] for s, e in estimates.items()}}

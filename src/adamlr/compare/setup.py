@@ -15,7 +15,7 @@ from adamlr.config import FIELD_NAMES, read_yaml
 from adamlr.errors import ConfigError, did_you_mean
 
 KEYS = ("model", "data", "test_data", "epochs", "batch_size", "seeds", "lr", "arms", "samples", "loss", "device",
-        "dtype", "schedulers", "scheduler_set", "estimate")
+        "dtype", "schedulers", "scheduler_set", "estimate", "inputs", "targets", "output")
 
 
 def _seeds(value: Any) -> tuple[int, ...]:
@@ -93,7 +93,8 @@ def settings_list(
     out = []
     for sub, base in runs:
         if base is None:
-            missing = [k for k in ("model", "data") if values.get(k) is None]
+            optional = ("data",) if values.get("loss") == "training_step" else ()  # its train_dataloader()
+            missing = [k for k in ("model", "data") if values.get(k) is None and k not in optional]
             if missing:
                 raise ConfigError(
                     "missing inputs",

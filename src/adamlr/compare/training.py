@@ -23,7 +23,7 @@ from torch import nn
 from adamlr.choices import Batching
 from adamlr.compare.arms import Arm
 from adamlr.data import Batch, BatchSource
-from adamlr.losses import LossFn
+from adamlr.losses import LossSpec
 from adamlr.objective import Objective, Params, differs_in_eval
 
 
@@ -69,11 +69,13 @@ def evaluate(objective: Objective, params: Params) -> tuple[float, float | None]
     """Mean loss and accuracy over the objective's data (accuracy only for class-index targets)."""
     total = correct = 0.0
     classify = True
-    for x, y in objective.batches:
-        out = objective.outputs(params, x)
-        total += float(objective.loss(out, y)) * x.shape[0]
-        classify = classify and not y.is_floating_point() and out.ndim == 2
+    for batch in objective.batches:
+        loss, out = objective.loss_and_outputs(params, batch)
+        y = batch.targets
+        total += float(loss) * batch.size
+        classify = classify and out is not None and y is not None and not y.is_floating_point() and out.ndim == 2
         if classify:
+            assert out is not None and y is not None
             correct += float((out.argmax(dim=1) == y).sum())
     n = objective.batches.n_examples
     return total / n, (correct / n if classify else None)
@@ -87,7 +89,7 @@ class TrainSpec:
     initial_state: dict[str, torch.Tensor]
     train: BatchSource
     test: BatchSource | None
-    loss_fn: LossFn
+    loss_fn: LossSpec
     loss_name: str
     epochs: int
     batch_size: int | None
@@ -96,6 +98,8 @@ class TrainSpec:
     batching: Batching = "full"
     stream: BatchSource | None = None
     """With ``batching="loader"``: the user's batches, re-read each epoch (so a shuffling loader reshuffles)."""
+    output: str | None = None
+    """Which entry of the model's output the loss gets (``--output``)."""
 
 
 def _epoch_batches(spec: TrainSpec, generator: torch.Generator) -> Iterable[Batch]:
@@ -108,11 +112,10 @@ def _epoch_batches(spec: TrainSpec, generator: torch.Generator) -> Iterable[Batc
 def _mini_batches(spec: TrainSpec, generator: torch.Generator) -> Iterator[Batch]:
     """One epoch of shuffled mini-batches (the runner checked that the data has random access)."""
     assert spec.train.random_access is not None
-    pick, n = spec.train.random_access
+    n = spec.train.random_access[1]
     order = torch.randperm(n, generator=generator)
     for i in range(0, n, spec.batch_size or n):
-        x, y = pick(order[i : i + (spec.batch_size or n)])
-        yield spec.train.convert((x, y))
+        yield spec.train.pick(order[i : i + (spec.batch_size or n)])
 
 
 def train(arm: Arm, spec: TrainSpec, seed: int, on_epoch: Callable[[int], None] | None = None) -> RunResult:
@@ -122,7 +125,7 @@ def train(arm: Arm, spec: TrainSpec, seed: int, on_epoch: Callable[[int], None] 
     model.to(spec.device, spec.dtype)
     stateful = any(differs_in_eval(m) for m in model.modules())  # else the metric's gradient is the step's
     params = trainable(model)
-    objective = Objective(model, spec.loss_fn, spec.train, spec.loss_name)
+    objective = Objective(model, spec.loss_fn, spec.train, spec.loss_name, spec.output)
     test = objective.on(spec.test) if spec.test is not None else None
     optimizer = arm.optimizer([p for p in model.parameters() if p.requires_grad])  # the same tensors as ``params``
     generator = torch.Generator().manual_seed(seed)
@@ -147,9 +150,9 @@ def train(arm: Arm, spec: TrainSpec, seed: int, on_epoch: Callable[[int], None] 
         if spec.batch_size is None and spec.batching != "loader":
             _full_batch_step(objective, params, optimizer, grads if not stateful else None)
         else:
-            for x, y in _epoch_batches(spec, generator):
+            for batch in _epoch_batches(spec, generator):
                 optimizer.zero_grad(set_to_none=True)
-                loss_b = objective.batch_loss(params, x, y)
+                loss_b = objective.batch_loss(params, batch)
                 loss_b.backward()  # type: ignore[no-untyped-call]
                 optimizer.step()
     return RunResult(arm.name, arm.family, seed, tuple(records), False)

@@ -8,12 +8,14 @@ dictionary stays bit for bit what it was.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from adamlr.objective import Objective, Params, accumulate_gradient
 
-Batch = tuple[torch.Tensor, torch.Tensor]
+Batch = Any
+"""A batch: an :class:`adamlr.batch.Batch`, or one as the data gives it (an ``(inputs, targets)`` pair, …)."""
 
 
 @dataclass(frozen=True)
@@ -86,9 +88,7 @@ def full_loss(objective: Objective, params: Params) -> float:
 
 
 def batch_gradient(objective: Objective, params: Params, batch: Batch) -> tuple[float, Params]:
-    """loss_b(w) and its gradient on one user batch, moved to the weights' device (floating tensors to their dtype)."""
-    like = next(iter(params.values()))
-    inputs, targets = (t.to(like.device, like.dtype) if t.is_floating_point() else t.to(like.device) for t in batch)
+    """loss_b(w) and its gradient on one batch, moved to the data's device (floating tensors to its dtype)."""
     leaves = _leaves(params)
-    total, grads = accumulate_gradient([objective.batch_loss(leaves, inputs, targets)], list(leaves.values()))
+    total, grads = accumulate_gradient([objective.batch_loss(leaves, batch)], list(leaves.values()))
     return total, dict(zip(leaves, grads))
