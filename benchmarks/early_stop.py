@@ -7,7 +7,7 @@
 Arms, all on the same weight samples (adamlr's defaults: 10 gaussian samples, Lanczos,
 tol 1e-3, cached full-data graph, float32):
 
-  before   every sample driven to tol (adamlr ≤ 0.1, ``run_samples(early_stop=False)``)
+  before   every sample driven to tol, as before early stops (``run_samples(early_stop=False)``)
   after    samples that cannot raise the running K̂ stop early as ``bounded`` (the default)
   tight    ``--tight``: before, at tol 1e-7 (max 300 products), the reference for K̂
   warm     ``--warm``: after, but each start vector is the previous sample's top Ritz vector

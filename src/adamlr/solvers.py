@@ -211,14 +211,20 @@ class Lanczos(_Solver):
             self.residual = min(self.residual, beta / scale)
             return
         j = len(ritz) - 1 - i
-        settled = bool(self.which == "largest" or rho[j] <= self.stop * scale or abs(ritz[j]) + rho[j] < abs(self.theta))
-        self.converged = bool(self.residual < self.stop) and settled
-        if not self.converged and self.ceiling is not None and self.which == "magnitude":
-            upper = max(abs(ritz[0]) + rho[0] / RESIDUAL_MARGIN, abs(ritz[-1]) + rho[-1] / RESIDUAL_MARGIN)
-            if self.residual < BOUND_RESIDUAL and upper < self.ceiling:
-                self.bounded, self.upper_bound = True, float(upper)
+        settled = self.which == "largest" or rho[j] <= self.stop * scale or abs(ritz[j]) + rho[j] < abs(self.theta)
+        self.converged = bool(self.residual < self.stop and settled)
+        if not self.converged:
+            self._bound(ritz, rho)
         self.betas.append(beta)
         self.vector = w / beta
+
+    def _bound(self, ritz: npt.NDArray[np.float64], rho: npt.NDArray[np.float64]) -> None:
+        """``bounded`` when both ends' |θ| + ρ/RESIDUAL_MARGIN lie below the ceiling (module docstring)."""
+        if self.ceiling is None or self.which != "magnitude" or self.residual >= BOUND_RESIDUAL:
+            return
+        upper = max(abs(ritz[0]) + rho[0] / RESIDUAL_MARGIN, abs(ritz[-1]) + rho[-1] / RESIDUAL_MARGIN)
+        if upper < self.ceiling:
+            self.bounded, self.upper_bound = True, float(upper)
 
     def top_vector(self) -> torch.Tensor:
         """The unit Ritz vector of the returned Ritz value (e.g. for a warm start elsewhere)."""
