@@ -224,11 +224,6 @@ def _warnings(problem: Problem, settings: Settings, samples: tuple[SampleResult,
     if stalled:
         warnings.append(f"samples {stalled} did not reach tol {settings.tol} in {settings.max_iter} iterations: "
                         "their ‖H‖ may be underestimated (raise --max-iter)")
-    bounded = [s.index for s in samples if s.bounded]
-    if bounded:
-        warnings.append(f"samples {bounded} stopped early (bounded): at both ends of the spectrum the Ritz value "
-                        "plus ten times its residual fell below the largest ‖H‖ of the samples before them, so "
-                        "they cannot raise K̂; their ‖H‖ is a lower estimate")
     if settings.batch_size is not None:
         warnings.append(_batch_note(samples, settings))
     if lr > LARGE_LR:

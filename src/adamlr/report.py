@@ -74,7 +74,8 @@ def _facts(r: EstimateResult) -> Table:
 
 def _early_stops(r: EstimateResult) -> str:
     n = sum(s.bounded for s in r.samples)
-    return (f"; {n} sample(s) stopped early, bounded below the running K̂ (they cannot raise it)"
+    return (f"; {n} sample(s) stopped early as bounded: at both spectrum ends the Ritz value + 10× its residual "
+            "fell below the largest ‖H‖ before them, so they cannot raise K̂ (their ‖H‖ is a lower estimate)"
             if n else "")
 
 
