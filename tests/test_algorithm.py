@@ -119,3 +119,45 @@ def test_data_facts_are_known_once_the_source_exists():
     weighted = list(problem.objective.weighted_losses(problem.initial_params))  # no value() needed first
     assert float(sum(weighted)) == pytest.approx(problem.objective.value(problem.initial_params), rel=1e-12)
     assert torch.is_tensor(weighted[0])
+
+
+def tiny_problem(settings):
+    with preserved_rng():
+        return prepare(A + "tiny_mlp", A + "tiny_data", settings.loss, device="cpu", dtype="float64", seed=0)
+
+
+def test_samples_below_the_running_maximum_stop_bounded_and_k_hat_is_unchanged():
+    settings = Settings(epochs=10, samples=10, device="cpu", dtype="float64", tol=1e-6)
+    problem = tiny_problem(settings)
+    kw = dict(finished={}, on_sample=lambda s: None, progress=Progress())
+    early = run_samples(problem, settings, "cached", **kw)
+    full = run_samples(problem, settings, "cached", early_stop=False, **kw)
+    bounded = [s for s in early if s.bounded]
+    assert bounded, "expected some sample below the running maximum to stop early"
+    assert k_hat_of(early) == k_hat_of(full)
+    for e, f_ in zip(early, full):
+        ceiling = max((s.spectral_norm for s in early[: e.index]), default=0.0)
+        if e.bounded:  # stopped early, below what it could not exceed; fewer products, never converged
+            assert not e.converged and e.iterations < f_.iterations
+            assert e.spectral_norm <= f_.spectral_norm * (1 + 1e-9) and f_.spectral_norm < e.upper_bound < ceiling
+        else:  # every other solve is the very same
+            assert e.history == f_.history and e.converged
+    assert not any(s.bounded for s in full)
+
+
+def test_solve_sample_without_a_ceiling_is_todays_solve():
+    settings = Settings(epochs=10, samples=3, device="cpu", dtype="float64", tol=1e-6)
+    problem = tiny_problem(settings)
+    free = solve_sample(problem, settings, 2, "cached", Progress())
+    capped = solve_sample(problem, settings, 2, "cached", Progress(), ceiling=10 * free.spectral_norm)
+    assert not free.bounded and free.converged
+    assert capped.bounded and capped.iterations < free.iterations
+    assert capped.history == free.history[: capped.iterations]
+
+
+def test_samples_averaged_over_batches_are_never_bounded():
+    settings = Settings(epochs=10, samples=4, device="cpu", dtype="float64", tol=1e-6, batch_size=8,
+                        batches_per_sample=2)
+    problem = tiny_problem(settings)
+    samples = run_samples(problem, settings, "cached", finished={}, on_sample=lambda s: None, progress=Progress())
+    assert not any(s.bounded for s in samples)

@@ -143,3 +143,16 @@ def test_torn_journal_line_is_ignored(tmp_path):
     seen = Seen()
     estimate(A + "tiny_mlp", A + "tiny_data", cache=cache, progress=seen, epochs=5, samples=6, seed=3)
     assert seen.begun == [2, 3, 4, 5]
+
+
+def test_sample_round_trips_with_bounded_and_old_entries_load_without_it():
+    import dataclasses
+
+    from adamlr.result import SampleResult, sample_from_dict
+
+    s = SampleResult(index=3, spectral_norm=1.5, eigenvalue=1.5, iterations=12, converged=False, residual=0.004,
+                     seconds=0.1, loss=2.0, gradient_norm=0.5, history=(1.0, 1.5), bounded=True, upper_bound=1.8)
+    assert sample_from_dict(json.loads(json.dumps(dataclasses.asdict(s)))) == s
+    old = {k: v for k, v in dataclasses.asdict(s).items() if k not in ("bounded", "upper_bound")}
+    loaded = sample_from_dict(json.loads(json.dumps(old)))
+    assert loaded.bounded is False and loaded.upper_bound is None

@@ -191,3 +191,12 @@ def test_large_alpha_is_flagged():
     small = estimate(A + "tiny_mlp", A + "tiny_data", steps=10**9, samples=1)
     assert big.lr > 1e-2 and any("Adam's usual 1e-3" in w for w in big.warnings)
     assert small.lr < 1e-2 and not any("Adam's usual 1e-3" in w for w in small.warnings)
+
+
+def test_strict_accepts_bounded_samples_and_the_json_counts_them():
+    r = estimate(A + "tiny_mlp", A + "tiny_data", epochs=10, samples=10, device="cpu", dtype="float64", tol=1e-6,
+                 probe_steps=0, strict=True)  # does not raise
+    d = r.to_dict()
+    assert d["bounded_total"] == sum(s.bounded for s in r.samples) > 0
+    assert d["all_converged"] and not all(s.converged for s in r.samples)
+    assert all(isinstance(s["bounded"], bool) for s in d["samples"])

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from adamlr.solvers import RESIDUAL_MARGIN, spectral_norm
+from adamlr.solvers import BOUND_RESIDUAL, RESIDUAL_MARGIN, spectral_norm
 
 
 def symmetric(eigenvalues, seed=0):
@@ -140,3 +140,101 @@ def test_accuracy_contract_on_adversarial_spectra():
             assert r.converged
             assert abs(r.spectral_norm - true_norm(a)) <= tol * true_norm(a)
             assert r.residual < tol / 10
+
+
+def hidden_case(seed, component):
+    """Eigenvalues 1, 0.8 and 60 in [−0.7, 0.7]; a unit start with only ``component`` along the top eigenvector."""
+    rng = np.random.default_rng(seed)
+    eig = np.concatenate([[1.0, 0.8], rng.uniform(-0.7, 0.7, 60)])
+    q, _ = np.linalg.qr(rng.standard_normal((62, 62)))
+    a = q @ np.diag(eig) @ q.T
+    v = rng.standard_normal(62)
+    v -= (v @ q[:, 0]) * q[:, 0]
+    return a, v / np.linalg.norm(v) + component * q[:, 0]
+
+
+def solve_from(a, start, **kw):
+    m = torch.from_numpy(a)
+    return spectral_norm(lambda v: m @ v, torch.from_numpy(start), tol=1e-3, max_iter=a.shape[0], **kw)
+
+
+@pytest.mark.parametrize("component", [1e-2, 1e-4])
+def test_top_eigenvalue_nearly_hidden_from_the_start_is_still_found(component):
+    """A start with a tiny component along the top eigenvector (a random unit start's is ≈ 0.13 here)."""
+    for seed in range(10):
+        a, start = hidden_case(seed, component)
+        r = solve_from(a, start)
+        assert r.converged and r.spectral_norm == pytest.approx(1.0, rel=1e-3)
+
+
+def test_ceiling_between_a_nearly_hidden_top_and_the_next_is_not_bounded():
+    """The dominant eigenvalue 1 lies above the ceiling 0.95, but the start barely sees it: no early stop."""
+    for seed in range(10):
+        a, start = hidden_case(seed, 1e-2)
+        r = solve_from(a, start, ceiling=0.95)
+        assert not r.bounded and r.converged and r.spectral_norm == pytest.approx(1.0, rel=1e-3)
+
+
+def test_a_start_orthogonal_to_the_top_eigenvector_cannot_see_it():
+    """The documented limit of every product-only method: nothing in the Krylov space points at λ = 1."""
+    a, start = hidden_case(0, 0.0)
+    r = solve_from(a, start)
+    assert r.spectral_norm == pytest.approx(0.8, rel=1e-3)
+
+
+@pytest.mark.parametrize("tol", [1e-2, 1e-3, 1e-4])
+def test_tiny_gap_never_converges_on_the_wrong_eigenvalue(tol):
+    """Top two eigenvalues 1 and 1 − 3·tol (a gap of a few tol): a converged value is within tol of 1."""
+    for seed in range(20):
+        rng = np.random.default_rng(500 + seed)
+        sign = -1.0 if seed % 2 else 1.0  # the runner-up at either end
+        a = symmetric(np.concatenate([[1.0, sign * (1 - 3 * tol)], rng.uniform(-0.9, 0.9, 60)]), seed=seed)
+        r = solve(a, "lanczos", tol=tol, max_iter=62, seed=seed)
+        assert r.converged
+        assert abs(r.spectral_norm - 1.0) <= tol
+
+
+def test_bounded_below_a_ceiling_stops_early_with_an_upper_estimate():
+    """A ceiling 20 % above the norm: the solve stops early, not converged, with |θ| ≤ ‖A‖ ≤ upper < ceiling."""
+    a = symmetric([2.0, -1.5, 1.2] + list(np.linspace(-1, 1, 60)), seed=8)
+    full = solve(a, "lanczos", tol=1e-4, max_iter=63)
+    m = torch.from_numpy(a)
+    start = torch.from_numpy(np.random.default_rng(1).standard_normal(63))
+    r = spectral_norm(lambda v: m @ v, start, tol=1e-4, max_iter=63, ceiling=2.4)
+    assert r.bounded and not r.converged
+    assert r.iterations < full.iterations
+    assert r.spectral_norm <= true_norm(a) + 1e-12 and true_norm(a) <= r.upper_bound < 2.4
+    assert r.residual < BOUND_RESIDUAL
+    assert r.history == full.history[: r.iterations]  # the same solve, stopped earlier
+
+
+def test_ceiling_below_the_norm_is_never_bounded():
+    a = symmetric([2.0, -1.5, 1.2] + list(np.linspace(-1, 1, 60)), seed=8)
+    m = torch.from_numpy(a)
+    for ceiling in (1.9, 1.99, 1.999):
+        start = torch.from_numpy(np.random.default_rng(1).standard_normal(63))
+        r = spectral_norm(lambda v: m @ v, start, tol=1e-4, max_iter=63, ceiling=ceiling)
+        assert not r.bounded and r.converged and r.spectral_norm == pytest.approx(2.0, rel=1e-4)
+
+
+def test_keep_vector_returns_the_top_ritz_vector():
+    a = symmetric([3.0, 1.0, 0.5] + [0.1] * 20, seed=9)
+    m = torch.from_numpy(a)
+    r = spectral_norm(lambda v: m @ v, torch.ones(23, dtype=torch.float64), tol=1e-8, max_iter=23, keep_vector=True)
+    assert r.vector is not None
+    assert float(torch.linalg.vector_norm(m @ r.vector - r.eigenvalue * r.vector)) < 1e-6
+
+
+def test_spread_spectra_below_the_ceiling_are_never_bounded():
+    """A few eigenvalues spread over decades (like the least-squares tests'): early Ritz values sit on a lesser
+    eigenvalue while the top is still hidden; without the dominant-residual gate some of these were bounded."""
+    for seed in range(100):
+        rng = np.random.default_rng(1000 + seed)
+        n = int(rng.integers(4, 12))
+        eig = np.concatenate([[1.0], 10.0 ** rng.uniform(-2, -0.05, n - 1) * rng.choice([-1, 1], n - 1)])
+        a = symmetric(eig, seed=seed)
+        m = torch.from_numpy(a)
+        for ceiling in (0.9, 0.95, 0.99, 0.999):
+            start = torch.from_numpy(np.random.default_rng(seed).standard_normal(n))
+            r = spectral_norm(m.__matmul__, start, tol=1e-3, max_iter=n, ceiling=ceiling)
+            assert not r.bounded

@@ -50,14 +50,14 @@ class _Solve:
 
 
 def _solve(objective: Objective, params: Params, settings: Settings, mode: HvpMode, seed: int,
-           on_iteration: Callable[[int, float, float], None]) -> _Solve:
+           on_iteration: Callable[[int, float, float], None], ceiling: float | None = None) -> _Solve:
     """‖∇²L(w)‖₂ for one weight sample on one data source (all data, or one random batch)."""
     operator = HessianOperator(objective, params, mode)
     gen = torch.Generator().manual_seed(seed)
     first = next(iter(params.values()))
     start = torch.randn(operator.size, generator=gen, dtype=torch.float64).to(first.device, first.dtype)
     eigen = spectral_norm(operator.matvec, start, method=settings.method, tol=settings.tol,
-                          max_iter=settings.max_iter, callback=on_iteration)
+                          max_iter=settings.max_iter, callback=on_iteration, ceiling=ceiling)
     operator.release()
     return _Solve(eigen, operator.loss, operator.gradient_norm)
 
@@ -77,11 +77,19 @@ def _iteration_reporter(progress: Progress, index: int, offset: int) -> Callable
     return report
 
 
-def solve_sample(problem: Problem, settings: Settings, index: int, mode: HvpMode, progress: Progress) -> SampleResult:
+def solve_sample(problem: Problem, settings: Settings, index: int, mode: HvpMode, progress: Progress,
+                 ceiling: float | None = None) -> SampleResult:
     """Weight sample ``index``: its weights, its ‖H‖ (mean over random batches in mini-batch mode).
 
     The weights and start vectors depend only on ``(settings.seed, index)``, so a sample
-    computed alone equals the same sample computed in a full run.
+    computed alone equals the same sample computed in a full run with the same ``ceiling``.
+
+    Args:
+        ceiling: the running K̂ of the samples before this one (None: none known, or early
+            stops unwanted). With Lanczos on the full data, the solve stops early, ``bounded``,
+            once at both ends of the spectrum the Ritz value plus ten times its residual is below
+            it: the sample cannot raise K̂ (see :mod:`adamlr.solvers`). Ignored with more than one
+            batch per sample, where ‖H‖ is a mean over batches.
     """
     started = time.perf_counter()
     progress.sample_started(index)
@@ -97,7 +105,8 @@ def solve_sample(problem: Problem, settings: Settings, index: int, mode: HvpMode
         if settings.batch_size is not None:
             objective = objective.on(objective.batches.random_batch(settings.batch_size, batch_gen))
         report = _iteration_reporter(progress, index, offset=sum(s.eigen.iterations for s in solves))
-        solved = _solve(objective, params, settings, mode, sample_seed(settings.seed, index, stream=1) + r, report)
+        solved = _solve(objective, params, settings, mode, sample_seed(settings.seed, index, stream=1) + r, report,
+                        ceiling if rounds == 1 else None)
         _check_finite(solved.loss, "loss", index, settings)
         _check_finite(solved.eigen.spectral_norm, "Hessian spectral norm", index, settings)
         solves.append(solved)
@@ -108,24 +117,29 @@ def solve_sample(problem: Problem, settings: Settings, index: int, mode: HvpMode
         residual=max(s.eigen.residual for s in solves), seconds=time.perf_counter() - started,
         loss=statistics.fmean(s.loss for s in solves), gradient_norm=statistics.fmean(s.gradient_norm for s in solves),
         history=solves[0].eigen.history, batch_norms=norms if settings.batch_size else (),
+        bounded=solves[-1].eigen.bounded, upper_bound=solves[-1].eigen.upper_bound,
     )
 
 
 def run_samples(problem: Problem, settings: Settings, mode: HvpMode, *, finished: Mapping[int, SampleResult],
-                on_sample: SampleSink, progress: Progress) -> tuple[SampleResult, ...]:
+                on_sample: SampleSink, progress: Progress, early_stop: bool = True) -> tuple[SampleResult, ...]:
     """Samples 0..N−1 of Algorithm 2, reusing ``finished`` ones; ``on_sample`` hears each new one first.
 
     ``on_sample`` is called before ``progress`` so that a journal can make a sample
     durable before anyone is told it exists. A KeyboardInterrupt propagates; the caller
-    has heard of every sample finished before it.
+    has heard of every sample finished before it. With ``early_stop``, sample j gets the
+    largest ‖H‖ of samples 0..j−1 as its ``ceiling`` (:func:`solve_sample`): a sample that
+    cannot raise K̂ stops early as ``bounded``, and K̂ is the one a run without early stops
+    finds (a bounded sample never raises the running maximum, so every other solve is the same).
     """
     rounds = settings.batches_per_sample if settings.batch_size else 1
     progress.started(settings.samples, settings.max_iter * rounds)
-    samples = []
+    samples: list[SampleResult] = []
     for j in range(settings.samples):
         sample = finished.get(j)
         if sample is None:
-            sample = solve_sample(problem, settings, j, mode, progress)
+            ceiling = max((s.spectral_norm for s in samples), default=None) if early_stop else None
+            sample = solve_sample(problem, settings, j, mode, progress, ceiling=ceiling or None)
             on_sample(sample)
         samples.append(sample)
         progress.sample_finished(sample)
@@ -206,7 +220,7 @@ def _diagnostic_warnings(diagnostics: Diagnostics | None) -> list[str]:
 def _warnings(problem: Problem, settings: Settings, samples: tuple[SampleResult, ...], lr: float,
               notes: tuple[str, ...]) -> list[str]:
     warnings = list(problem.warnings) + list(notes)
-    stalled = [s.index for s in samples if not s.converged]
+    stalled = [s.index for s in samples if not (s.converged or s.bounded)]
     if stalled:
         warnings.append(f"samples {stalled} did not reach tol {settings.tol} in {settings.max_iter} iterations: "
                         "their ‖H‖ may be underestimated (raise --max-iter)")

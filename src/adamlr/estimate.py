@@ -173,7 +173,7 @@ def _from_cache(hit: dict[str, Any], cache: Cache, key: str, settings: Settings,
 def _raise_if_strict(result: EstimateResult, settings: Settings) -> None:
     if not settings.strict:
         return
-    stalled = [s.index for s in result.samples if not s.converged]
+    stalled = [s.index for s in result.samples if not (s.converged or s.bounded)]  # bounded: cannot raise K̂
     if stalled:
         raise NotConvergedError(f"expected every sample to converge (--strict), found samples {stalled} not converged",
                                 result)

@@ -55,7 +55,8 @@ def _facts(r: EstimateResult) -> Table:
             ),
         ),
         ("device", f"{r.device}, {r.dtype}"),
-        ("time", f"{r.seconds:.2f} s, {sum(x.iterations for x in r.samples)} Hessian-vector products"),
+        ("time", f"{r.seconds:.2f} s, {sum(x.iterations for x in r.samples)} Hessian-vector products"
+         + _early_stops(r)),
         ("memory", f"{human_bytes(r.peak_memory_bytes)} ({r.peak_memory_kind})"),
     ]
     if r.cache:
@@ -71,6 +72,13 @@ def _facts(r: EstimateResult) -> Table:
     return t
 
 
+def _early_stops(r: EstimateResult) -> str:
+    n = sum(s.bounded for s in r.samples)
+    return (f"; {n} sample(s) stopped early as bounded: at both spectrum ends the Ritz value + 10× its residual "
+            "fell below the largest ‖H‖ before them, so they cannot raise K̂ (their ‖H‖ is a lower estimate)"
+            if n else "")
+
+
 def _samples(r: EstimateResult) -> Table:
     t = Table(title="weight samples (* = K̂; λ<0: the dominant eigenvalue is negative)", title_justify="left",
               header_style="bold")
@@ -79,7 +87,8 @@ def _samples(r: EstimateResult) -> Table:
     for col in cols:
         t.add_column(col, justify="right", no_wrap=True)
     for s in r.samples:
-        mark = Text("yes", style="green") if s.converged else Text("NO", style="bold red")
+        mark = (Text("yes", style="green") if s.converged else Text("bounded", style="cyan") if s.bounded
+                else Text("NO", style="bold red"))
         best = "*" if s.spectral_norm == r.k_hat else ""
         sign = " λ<0" if s.eigenvalue < 0 else ""
         spread = [f"{min(s.batch_norms):.4g}–{max(s.batch_norms):.4g}"] if batched else []

@@ -17,7 +17,8 @@ class SampleResult:
         spectral_norm: ‖∇²L(w_j)‖₂ = max |λ|.
         eigenvalue: the dominant eigenvalue with its sign.
         iterations: Hessian-vector products used by the solver.
-        converged: whether the relative residual fell below the tolerance.
+        converged: whether the solve converged (relative residual below tol/10, see
+            :mod:`adamlr.solvers`).
         residual: final relative residual ‖Hv − λv‖ / |λ|.
         seconds: wall time of this sample (graph build and solve).
         loss: L(w_j), the full-data loss at the sample.
@@ -25,6 +26,10 @@ class SampleResult:
         history: the eigenvalue estimate after each iteration.
         batch_norms: mini-batch Algorithm 2 only: ‖H_B(w_j)‖₂ on each random batch;
             ``spectral_norm`` is then their mean.
+        bounded: stopped early, not converged, because it cannot raise K̂: at both ends of the
+            spectrum the Ritz value plus ten times its residual was below the largest ‖H‖ of
+            the samples before it. ``spectral_norm`` is then a lower estimate.
+        upper_bound: when bounded, the larger of those two upper estimates.
     """
 
     index: int
@@ -38,6 +43,8 @@ class SampleResult:
     gradient_norm: float
     history: tuple[float, ...] = ()
     batch_norms: tuple[float, ...] = ()
+    bounded: bool = False
+    upper_bound: float | None = None
 
 
 @dataclass(frozen=True)
@@ -97,7 +104,8 @@ class EstimateResult:
 
     @property
     def all_converged(self) -> bool:
-        return all(s.converged for s in self.samples)
+        """No sample ran out of products: each converged, or stopped early as bounded below K̂."""
+        return all(s.converged or s.bounded for s in self.samples)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dictionary; its top-level keys are a stable contract (schema_version 2 added
@@ -111,6 +119,7 @@ class EstimateResult:
         out["warnings"] = list(self.warnings)
         out["all_converged"] = self.all_converged
         out["hvp_total"] = sum(s.iterations for s in self.samples)
+        out["bounded_total"] = sum(s.bounded for s in self.samples)
         out["rule"] = self.rule
         out["recommended_lr"] = self.recommended_lr
         return out
