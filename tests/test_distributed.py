@@ -171,6 +171,20 @@ def test_small_mlp_matches_one_process(parallel, data, hvp):
     assert out["probe"]["losses"] == pytest.approx(list(single.probe["losses"]), rel=1e-6)
 
 
+@pytest.mark.parametrize("data", ["dict_loader", "dict_dataset"])
+def test_dict_batches_sharded_match_one_process(data):
+    """Issue 10's dict batches under issue 11's sharding: every other dict batch (a DataLoader)
+    or every other dict item (a Dataset) per rank gives the one-process K̂, α and L(w0)."""
+    shapes = "tests.assets.shapes:"
+    run = torchrun("estimate", "-m", F + "tiny_mlp", "-d", shapes + data, "--epochs", "5", "--samples", "2",
+                   "--json", "--no-cache", "--parallel", "data", *EXACT)
+    assert run.returncode == 0, run.stderr
+    out = one_object(run.stdout)
+    single = estimate(F + "tiny_mlp", shapes + data, epochs=5, samples=2, dtype="float64", tol=1e-8)
+    assert_same(out, single)
+    assert out["data"]["examples"] == 23
+
+
 @pytest.mark.parametrize("parallel", ["data", "samples"])
 def test_resumes_from_a_one_process_journal(parallel, tmp_path):
     single = estimate(F + "tiny_mlp", F + "tiny_data", epochs=5, samples=3, dtype="float64", tol=1e-8)
