@@ -115,7 +115,16 @@ def _compute(problem: Problem, settings: Settings, progress: Progress, started: 
         partial = _partial(problem, settings, initial_loss, so_far, mode, started)
         raise Interrupted(f"interrupted after {len(so_far)} of {settings.samples} samples"
                           + ("; finished samples are journaled, rerun to resume" if cache else ""), partial) from None
-    notes = (f"resumed {len(finished)} finished samples from the journal",) if finished else ()
+    result = _finish(problem, settings, initial_loss, samples, mode, started, len(finished), cache_notes, cache, key)
+    _raise_if_strict(result, settings)
+    return result
+
+
+def _finish(problem: Problem, settings: Settings, initial_loss: float, samples: tuple[SampleResult, ...],
+            mode: HvpMode, started: float, resumed: int, cache_notes: list[str], cache: Cache | None,
+            key: str | None) -> EstimateResult:
+    """The diagnostics and the result from finished samples; stored in the cache (the journal dropped)."""
+    notes = (f"resumed {resumed} finished samples from the journal",) if resumed else ()
     diagnostics = diagnose(problem, settings, recommended_rate(settings, initial_loss, samples), mode, initial_loss)
     result = build_result(problem, settings, initial_loss, samples, mode, _facts(problem, started, notes), diagnostics)
     result = dataclasses.replace(result, warnings=result.warnings + tuple(cache_notes))
@@ -123,7 +132,6 @@ def _compute(problem: Problem, settings: Settings, progress: Progress, started: 
         path = cache.store(key, result.to_dict())
         cache.finish(key)
         result = dataclasses.replace(result, cache={"hit": False, "key": key, "path": str(path)})
-    _raise_if_strict(result, settings)
     return result
 
 

@@ -23,15 +23,15 @@ from typing import Any
 
 import torch
 
-from adamlr.algorithm import build_result, recommended_rate, solve_sample
+from adamlr.algorithm import solve_sample
 from adamlr.cache import Cache, problem_key
 from adamlr.choices import HvpMode
 from adamlr.config import Settings
 from adamlr.data import BatchSource, as_batches
-from adamlr.diagnose import diagnose
 from adamlr.distributed import Communicator
 from adamlr.errors import UsageError
-from adamlr.estimate import _compute, _facts, _from_cache, _raise_if_strict
+from adamlr.estimate import _compute, _from_cache, _raise_if_strict
+from adamlr.estimate import _finish as finish_result
 from adamlr.hvp import choose_mode
 from adamlr.loading import describe, load_object
 from adamlr.objective import batch_statistics_layers
@@ -156,12 +156,4 @@ def _finish(problem: Problem, settings: Settings, samples: tuple[SampleResult, .
             resumed: int, cache_notes: list[str], cache: Cache | None, key: str | None) -> EstimateResult:
     """Rank 0: L(w0), the diagnostics and the result; stored in the cache (the journal dropped)."""
     initial_loss = problem.objective.value(problem.initial_params)
-    notes = (f"resumed {resumed} finished samples from the journal",) if resumed else ()
-    diagnostics = diagnose(problem, settings, recommended_rate(settings, initial_loss, samples), mode, initial_loss)
-    result = build_result(problem, settings, initial_loss, samples, mode, _facts(problem, started, notes), diagnostics)
-    result = dataclasses.replace(result, warnings=result.warnings + tuple(cache_notes))
-    if cache is not None and key is not None:
-        path = cache.store(key, result.to_dict())
-        cache.finish(key)
-        result = dataclasses.replace(result, cache={"hit": False, "key": key, "path": str(path)})
-    return result
+    return finish_result(problem, settings, initial_loss, samples, mode, started, resumed, cache_notes, cache, key)
