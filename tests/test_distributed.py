@@ -236,6 +236,17 @@ def test_an_error_on_one_rank_ends_both_with_one_line_on_rank_0(data, says):
     assert time.monotonic() - started < 90
 
 
+@pytest.mark.parametrize("parallel", ["data", "samples"])
+def test_one_output_cross_entropy_gets_the_one_process_hint(parallel):
+    """Both modes start like a one-process run: L(w0) first, cross-entropy over one output refused with its hint."""
+    run = torchrun("estimate", "-m", F + "linear_model", "-d", D + "lsq_odd", "--epochs", "5", "--samples", "2",
+                   "--json", "--no-cache", "--quiet", "--parallel", parallel)
+    assert run.returncode == 1
+    lines = _rank_lines(run.stderr)
+    assert len(lines) == 1, run.stderr
+    assert "cross_entropy over 1 output" in lines[0] and "did you mean --loss mse" in lines[0], lines
+
+
 def test_a_hung_rank_ends_both_at_the_process_group_timeout():
     started = time.monotonic()
     run = torchrun("estimate", "-m", F + "linear_model", "-d", D + "hangs_on_rank_1", "--loss", "mse",

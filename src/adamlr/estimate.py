@@ -93,14 +93,7 @@ def estimate(model: Any, data: Any, *, settings: Settings | None = None, progres
 def _compute(problem: Problem, settings: Settings, progress: Progress, started: float, cache: Cache | None,
              key: str | None, finished: dict[int, SampleResult], cache_notes: list[str]) -> EstimateResult:
     """Run the kernel; journal each new sample; on Ctrl-C raise with the partial result; store; apply strict."""
-    if problem.device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(problem.device)
-    initial_loss = problem.objective.value(problem.initial_params)
-    if initial_loss == 0.0:
-        _refuse_constant_cross_entropy(problem)
-    # Mini-batch solves always cache their one small batch's graph; full data chooses.
-    mode: HvpMode = "cached" if settings.batch_size else choose_mode(settings.hvp, problem.objective,
-                                                                     problem.initial_params)
+    initial_loss, mode = _begin(problem, settings)
     fresh: list[SampleResult] = []
 
     def journal(sample: SampleResult) -> None:
@@ -118,6 +111,23 @@ def _compute(problem: Problem, settings: Settings, progress: Progress, started: 
     result = _finish(problem, settings, initial_loss, samples, mode, started, len(finished), cache_notes, cache, key)
     _raise_if_strict(result, settings)
     return result
+
+
+def _begin(problem: Problem, settings: Settings) -> tuple[float, HvpMode]:
+    """Before the samples: the peak-memory count reset, L(w0) (a constant cross-entropy refused), the HVP mode.
+
+    Raises:
+        NumericalError: a non-finite L(w0), or cross-entropy over one output.
+    """
+    if problem.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(problem.device)
+    initial_loss = problem.objective.value(problem.initial_params)
+    if initial_loss == 0.0:
+        _refuse_constant_cross_entropy(problem)
+    # Mini-batch solves always cache their one small batch's graph; full data chooses.
+    mode: HvpMode = "cached" if settings.batch_size else choose_mode(settings.hvp, problem.objective,
+                                                                     problem.initial_params)
+    return initial_loss, mode
 
 
 def _finish(problem: Problem, settings: Settings, initial_loss: float, samples: tuple[SampleResult, ...],

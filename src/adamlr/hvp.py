@@ -108,10 +108,8 @@ class HessianOperator:
             for part in streamed:
                 grads = [a + b for a, b in zip(grads, _grad([part], inputs))]
                 total = total + part.detach()
-        # L and ∇L in one buffer, summed over the processes that share the data (one process: as they are)
-        summed = self.objective.reduce(torch.cat([total.detach().reshape(1).to(grads[0].dtype),
-                                                  self.layout.flatten([g.detach() for g in grads])]))
-        return float(summed[0]), float(summed[1:].double().norm())
+        loss, summed = self.objective.summed(float(total.detach()), [g.detach() for g in grads])
+        return loss, float(self.layout.flatten(summed).double().norm())
 
     def matvec(self, vector: torch.Tensor) -> torch.Tensor:
         """Return ∇²L(w) v for a flat vector v of length :attr:`size`."""

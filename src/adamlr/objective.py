@@ -224,12 +224,7 @@ class Objective:
 
     def batch_loss(self, params: Params, batch: Any) -> torch.Tensor:
         """Mean loss on one batch (a :class:`Batch`, or a batch as the data gives it); clear errors."""
-        batch = self.batches.make_batch(batch)
-        if isinstance(self.loss_fn, str):
-            return own_loss(self.call(params, batch), self.loss_fn)
-        if batch.targets is None:
-            raise DataError(f"expected batch {batch.index} to hold targets for loss {self.loss_name}, found none")
-        return self.loss(self.outputs(params, batch), batch.targets)
+        return self.loss_and_outputs(params, self.batches.make_batch(batch))[0]
 
     def loss_and_outputs(self, params: Params, batch: Batch) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The batch's loss and the outputs it came from (``None`` when the model computed its own loss
@@ -269,6 +264,10 @@ class Objective:
         """Sum ``tensor`` over the processes that share the data (:mod:`adamlr.sharding`); here: itself."""
         return tensor
 
+    def summed(self, loss: float, grads: list[torch.Tensor]) -> tuple[float, list[torch.Tensor]]:
+        """A loss and its gradient summed over the processes that share the data; here: as they are."""
+        return loss, grads
+
     @property
     def local_examples(self) -> int:
         """Examples this process evaluates (all of them unless the data is sharded)."""
@@ -285,7 +284,7 @@ class Objective:
 
         The loss comes with the gradient at no extra cost; it is not checked for finiteness.
         """
-        return accumulate_gradient(self.weighted_losses(params), list(params.values()))
+        return self.summed(*accumulate_gradient(self.weighted_losses(params), list(params.values())))
 
     def value(self, params: Params) -> float:
         """L(w): the full-data mean loss, weighted by batch size so a short batch counts right.
@@ -299,7 +298,8 @@ class Objective:
             for batch in self.batches:
                 total += float(self.batch_loss(params, batch)) * batch.size
                 count += batch.size
-        value = total / count
+        summed = self.reduce(torch.tensor([total, count], dtype=torch.float64))  # over shards; here: as they are
+        value = float(summed[0]) / float(summed[1])
         if not math.isfinite(value):
             raise NumericalError(f"expected a finite loss over the data, found {value} ({self.loss_name})")
         return value

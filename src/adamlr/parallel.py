@@ -4,9 +4,9 @@
   (:mod:`adamlr.sharding`); the whole estimate, diagnostics included, runs identically on
   every rank (same seeds, same start vectors) and each loss, gradient and Hessian-vector
   product is summed over ranks by one all-reduce. Every rank ends with the same result.
-* ``samples``: every rank holds the whole data and computes the weight samples
+* ``samples``: every rank holds the whole data, computes L(w0) and the weight samples
   ``j ≡ rank (mod W)`` with :func:`~adamlr.algorithm.solve_sample`; finished samples are
-  gathered after each round of W; rank 0 computes L(w0), the diagnostics and the result and
+  gathered after each round of W; rank 0 computes the diagnostics and the result and
   broadcasts it. Each sample depends only on ``(seed, j)``, so K̂ equals a one-process run's.
 
 In both, only rank 0 reads and writes the cache and the journal (others learn what it
@@ -21,8 +21,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import torch
-
 from adamlr.algorithm import solve_sample
 from adamlr.cache import Cache, problem_key
 from adamlr.choices import HvpMode
@@ -30,16 +28,14 @@ from adamlr.config import Settings
 from adamlr.data import BatchSource, as_batches
 from adamlr.distributed import Communicator
 from adamlr.errors import UsageError
-from adamlr.estimate import _compute, _from_cache, _raise_if_strict
-from adamlr.estimate import _finish as finish_result
-from adamlr.hvp import choose_mode
+from adamlr.estimate import _begin, _compute, _finish, _from_cache, _raise_if_strict
 from adamlr.loading import describe, load_object
 from adamlr.objective import batch_statistics_layers
 from adamlr.problem import Problem, Shard, prepare
 from adamlr.progress import Progress
 from adamlr.result import EstimateResult, SampleResult, sample_from_dict
 from adamlr.rng import preserved_rng
-from adamlr.sharding import ShardedObjective, Sharder
+from adamlr.sharding import BATCH_SIZE_NEEDS_SAMPLES, ShardedObjective, Sharder
 
 Found = tuple[str | None, dict[str, Any] | None, list[str], dict[int, SampleResult]]
 
@@ -85,8 +81,7 @@ def _whole_data(data: Any, problem: Problem, settings: Settings) -> BatchSource:
 def _data_parallel(model: Any, data: Any, settings: Settings, progress: Progress, cache: Cache | None,
                    comm: Communicator, started: float) -> EstimateResult:
     if settings.batch_size is not None:
-        raise UsageError("expected --parallel samples with --batch-size, found --parallel data (a rank holds only "
-                         "its shard, not the whole data to draw random batches from)")
+        raise UsageError(BATCH_SIZE_NEEDS_SAMPLES)
     sharder = Sharder(comm.rank, comm.size)
     problem = _prepare(model, data, settings, comm, shard=sharder)
     if sharder.split_examples and batch_statistics_layers(problem.objective.module, settings.norm_mode):
@@ -114,17 +109,14 @@ def _sample_parallel(model: Any, data: Any, settings: Settings, progress: Progre
     key, hit, notes, finished = _lookup(cache, comm, lambda: problem_key(problem, settings))
     if hit is not None and cache is not None and key is not None:
         return _from_cache(hit, cache, key, settings, time.perf_counter() - started, notes)
-    if problem.device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(problem.device)
-    mode: HvpMode = "cached" if settings.batch_size else choose_mode(settings.hvp, problem.objective,
-                                                                     problem.initial_params)
+    initial_loss, mode = _begin(problem, settings)
 
     def journal(sample: SampleResult) -> None:
         if comm.is_main and cache is not None and key is not None:
             cache.append(key, dataclasses.asdict(sample))
 
     samples = _shared_samples(problem, settings, mode, finished, progress, comm, journal)
-    result = _finish(problem, settings, samples, mode, started, len(finished), notes, cache, key) \
+    result = _finish(problem, settings, initial_loss, samples, mode, started, len(finished), notes, cache, key) \
         if comm.is_main else None
     shared: EstimateResult = comm.broadcast(result)
     _raise_if_strict(shared, settings)
@@ -151,9 +143,3 @@ def _shared_samples(problem: Problem, settings: Settings, mode: HvpMode, finishe
                 progress.sample_finished(sample)
     return tuple(done[j] for j in range(settings.samples))
 
-
-def _finish(problem: Problem, settings: Settings, samples: tuple[SampleResult, ...], mode: HvpMode, started: float,
-            resumed: int, cache_notes: list[str], cache: Cache | None, key: str | None) -> EstimateResult:
-    """Rank 0: L(w0), the diagnostics and the result; stored in the cache (the journal dropped)."""
-    initial_loss = problem.objective.value(problem.initial_params)
-    return finish_result(problem, settings, initial_loss, samples, mode, started, resumed, cache_notes, cache, key)

@@ -28,9 +28,12 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, IterableDa
 
 from adamlr.data import BatchSource
 from adamlr.distributed import Communicator
-from adamlr.errors import NumericalError, UsageError
+from adamlr.errors import UsageError
 from adamlr.loading import call_user
-from adamlr.objective import Objective, Params
+from adamlr.objective import Objective
+
+BATCH_SIZE_NEEDS_SAMPLES = ("expected --parallel samples with --batch-size, found --parallel data (a rank holds only "
+                            "its shard, not the whole data to draw random batches from)")
 
 
 def _rows(obj: Any) -> int | None:
@@ -146,8 +149,7 @@ class ShardedBatches(BatchSource):
         self.random_access = None
 
     def random_batch(self, size: int, generator: torch.Generator) -> BatchSource:
-        raise UsageError("expected --parallel samples with --batch-size, found --parallel data (a rank holds only "
-                         "its shard, not the whole data to draw batches from)")
+        raise UsageError(BATCH_SIZE_NEEDS_SAMPLES)
 
 
 class ShardedObjective(Objective):
@@ -175,19 +177,11 @@ class ShardedObjective(Objective):
         batches = self.batches
         return batches.local_examples if isinstance(batches, ShardedBatches) else batches.n_examples
 
-    def loss_and_gradient(self, params: Params) -> tuple[float, list[torch.Tensor]]:
-        total, grads = super().loss_and_gradient(params)
+    def summed(self, loss: float, grads: list[torch.Tensor]) -> tuple[float, list[torch.Tensor]]:
+        """The loss and gradient summed over ranks: one all-reduce of both, packed in one buffer."""
         like = grads[0]
-        packed = torch.cat([torch.tensor([total], dtype=like.dtype, device=like.device)]
+        packed = torch.cat([torch.tensor([loss], dtype=like.dtype, device=like.device)]
                            + [g.reshape(-1) for g in grads])
-        summed = self.reduce(packed)
-        pieces = torch.split(summed[1:], [g.numel() for g in grads])
-        return float(summed[0]), [p.view_as(g) for p, g in zip(pieces, grads)]
-
-    def value(self, params: Params) -> float:
-        with torch.no_grad():
-            local = sum(float(part) for part in self.weighted_losses(params))
-        value = float(self.reduce(torch.tensor([local], dtype=torch.float64)))
-        if not math.isfinite(value):
-            raise NumericalError(f"expected a finite loss over the data, found {value} ({self.loss_name})")
-        return value
+        total = self.reduce(packed)
+        pieces = torch.split(total[1:], [g.numel() for g in grads])
+        return float(total[0]), [p.view_as(g) for p, g in zip(pieces, grads)]
