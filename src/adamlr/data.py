@@ -18,7 +18,8 @@ from adamlr.batch import Batch, BatchLayout, split
 from adamlr.errors import DataError
 from adamlr.loading import call_user
 
-__all__ = ["EXPECTED", "Batch", "BatchLayout", "BatchSource", "Picker", "as_batches"]
+__all__ = ["EXPECTED", "Batch", "BatchLayout", "BatchSource", "Picker", "as_batches", "is_batch_iterable",
+           "is_data_factory", "is_map_dataset"]
 
 EXPECTED = (
     "a DataLoader, an iterable of batches ((inputs, targets) pairs, longer tuples or dicts), a map-style "
@@ -26,9 +27,19 @@ EXPECTED = (
 )
 
 
-def _is_map_dataset(obj: Any) -> bool:
-    """A map-style Dataset with a length: examples by index, so adamlr can chunk or sample it."""
+def is_map_dataset(obj: Any) -> bool:
+    """A map-style Dataset with a length: examples by index, so adamlr can chunk, sample or shard it."""
     return isinstance(obj, Dataset) and not isinstance(obj, IterableDataset) and hasattr(obj, "__len__")
+
+
+def is_data_factory(obj: Any) -> bool:
+    """A zero-argument callable that makes the data (not a Dataset, DataLoader, module or tensor)."""
+    return callable(obj) and not isinstance(obj, (Dataset, DataLoader, torch.nn.Module)) and not torch.is_tensor(obj)
+
+
+def is_batch_iterable(obj: Any) -> bool:
+    """An iterable of batches (or a one-shot iterator of them); not a string, dict or tensor."""
+    return isinstance(obj, Iterable) and not isinstance(obj, (str, bytes, dict)) and not torch.is_tensor(obj)
 
 
 def _is_tensor_pair(obj: Any) -> bool:
@@ -176,7 +187,7 @@ def _picker_for(obj: Any) -> tuple[Picker, int] | None:
     dataset, collate = obj, default_collate
     if isinstance(obj, DataLoader):
         dataset, collate = obj.dataset, obj.collate_fn
-    if _is_map_dataset(dataset):
+    if is_map_dataset(dataset):
         return (lambda idx: collate([dataset[int(i)] for i in idx])), len(dataset)
     return None
 
@@ -187,12 +198,12 @@ def _iterable_for(
     if _is_tensor_pair(obj):
         batches = _tensor_pair_batches(obj[0], obj[1], chunk_size)
         return lambda: batches
-    if _is_map_dataset(obj):
+    if is_map_dataset(obj):
         if len(obj) == 0:
             raise DataError(f"expected at least one example in {name}, found an empty Dataset")
         loader = DataLoader(obj, batch_size=chunk_size or len(obj), shuffle=False)
         return lambda: loader
-    if isinstance(obj, Iterable) and not isinstance(obj, (str, bytes, dict)) and not torch.is_tensor(obj):
+    if is_batch_iterable(obj):
         if iter(obj) is obj:  # a one-shot iterator: re-call the factory for each pass
             if factory is None:
                 raise DataError(
@@ -232,9 +243,9 @@ def as_batches(
     """
     factory = None
     obj = data
-    if callable(data) and not isinstance(data, (Dataset, DataLoader, torch.nn.Module)) and not torch.is_tensor(data):
+    if is_data_factory(data):
         factory = data
         obj = call_user(data, f"data factory {name}")
     make = _iterable_for(obj, factory, name, chunk_size)
     return BatchSource(make, name, device, dtype, keep_bytes, random_access=_picker_for(obj),
-                       chunked=bool(chunk_size) and (_is_tensor_pair(obj) or _is_map_dataset(obj)), layout=layout)
+                       chunked=bool(chunk_size) and (_is_tensor_pair(obj) or is_map_dataset(obj)), layout=layout)

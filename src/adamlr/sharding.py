@@ -24,9 +24,9 @@ from itertools import islice
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, IterableDataset, Subset
+from torch.utils.data import DataLoader, DistributedSampler, Subset
 
-from adamlr.data import BatchSource
+from adamlr.data import BatchSource, is_batch_iterable, is_data_factory, is_map_dataset
 from adamlr.distributed import Communicator
 from adamlr.errors import UsageError
 from adamlr.loading import call_user
@@ -43,14 +43,6 @@ def _rows(obj: Any) -> int | None:
         return None
     rows = {int(v.shape[0]) for v in values}
     return rows.pop() if len(rows) == 1 else None
-
-
-def _is_map_dataset(obj: Any) -> bool:
-    return isinstance(obj, Dataset) and not isinstance(obj, IterableDataset) and hasattr(obj, "__len__")
-
-
-def _is_factory(obj: Any) -> bool:
-    return callable(obj) and not isinstance(obj, (Dataset, DataLoader, torch.nn.Module)) and not torch.is_tensor(obj)
 
 
 class _EveryNth:
@@ -83,7 +75,7 @@ class Sharder:
 
     def __call__(self, obj: Any, name: str) -> Any:
         """This rank's share of ``obj`` (an object or a factory of one), of the same kind."""
-        if not _is_factory(obj):
+        if not is_data_factory(obj):
             return self._shard(obj)
         made = call_user(obj, f"data factory {name}")
         if isinstance(made, Iterable) and iter(made) is made:  # one-shot: call the factory again for each pass
@@ -104,15 +96,15 @@ class Sharder:
             return {k: v[lo:hi] for k, v in obj.items()} if isinstance(obj, dict) else type(obj)(v[lo:hi] for v in obj)
         if isinstance(obj, (tuple, list)) and obj and all(torch.is_tensor(v) for v in obj):
             return obj  # tensors that do not share their rows: as_batches says so, on every rank
-        if _is_map_dataset(obj):
+        if is_map_dataset(obj):
             self.split_examples = True
             return Subset(obj, range(self.rank, len(obj), self.size))
         if isinstance(obj, DataLoader) and isinstance(obj.sampler, DistributedSampler):
             raise UsageError("expected a DataLoader over the whole data, found one with a DistributedSampler, which "
                              "would shard it twice (and pad it); pass the loader without it: adamlr shards it itself")
-        if isinstance(obj, DataLoader) and _is_map_dataset(obj.dataset) and obj.batch_sampler is not None:
+        if isinstance(obj, DataLoader) and is_map_dataset(obj.dataset) and obj.batch_sampler is not None:
             return _loader_shard(obj, _EveryNth(obj.batch_sampler, self.rank, self.size))
-        if isinstance(obj, Iterable) and not isinstance(obj, (str, bytes, dict)) and not torch.is_tensor(obj):
+        if is_batch_iterable(obj):
             return islice(obj, self.rank, None, self.size) if iter(obj) is obj else _EveryNth(obj, self.rank, self.size)
         return obj  # not data adamlr knows: as_batches names what it expected
 

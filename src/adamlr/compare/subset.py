@@ -13,15 +13,11 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 import torch
-from torch import nn
-from torch.utils.data import DataLoader, Dataset, IterableDataset, RandomSampler
+from torch.utils.data import DataLoader, RandomSampler
 from torch.utils.data import Subset as TorchSubset
 
+from adamlr.data import is_batch_iterable, is_data_factory, is_map_dataset
 from adamlr.loading import call_user, describe, load_object
-
-
-def _map_style(obj: Any) -> bool:
-    return isinstance(obj, Dataset) and not isinstance(obj, IterableDataset) and hasattr(obj, "__len__")
 
 
 def _rows(batch: Any) -> int:
@@ -55,14 +51,14 @@ def first_examples(obj: Any, n: int) -> Any:
     if isinstance(obj, (tuple, list)) and obj and all(torch.is_tensor(t) and t.ndim > 0 for t in obj):
         return type(obj)(t[:n] for t in obj)
     if isinstance(obj, DataLoader):
-        if _map_style(obj.dataset) and obj.batch_size is not None:
+        if is_map_dataset(obj.dataset) and obj.batch_size is not None:
             return DataLoader(TorchSubset(obj.dataset, range(min(n, len(obj.dataset)))),  # type: ignore[arg-type]
                               batch_size=obj.batch_size, shuffle=isinstance(obj.sampler, RandomSampler),
                               collate_fn=obj.collate_fn, drop_last=obj.drop_last)
         return FirstBatches(obj, n)
-    if _map_style(obj):
+    if is_map_dataset(obj):
         return TorchSubset(obj, range(min(n, len(obj))))
-    if isinstance(obj, Iterable) and not isinstance(obj, (str, bytes, dict)) and not torch.is_tensor(obj):
+    if is_batch_iterable(obj):
         if iter(obj) is obj:  # one-shot: stays one-shot, so the data layer calls the factory again per pass
             return iter(FirstBatches(obj, n))
         return FirstBatches(obj, n)
@@ -83,6 +79,6 @@ class Subset:
 
     def __call__(self) -> Any:
         obj = load_object(self.data) if isinstance(self.data, str) else self.data
-        if callable(obj) and not isinstance(obj, (Dataset, DataLoader, nn.Module)) and not torch.is_tensor(obj):
+        if is_data_factory(obj):
             obj = call_user(obj, f"data factory {describe(self.data)}")
         return first_examples(obj, self.n)
