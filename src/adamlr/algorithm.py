@@ -88,7 +88,7 @@ def solve_sample(problem: Problem, settings: Settings, index: int, mode: HvpMode
         ceiling: the running K̂ of the samples before this one (None: none known, or early
             stops unwanted). With Lanczos on the full data, the solve stops early, ``bounded``,
             once at both ends of the spectrum the Ritz value plus ten times its residual is below
-            it: the sample cannot raise K̂ (see :mod:`adamlr.solvers`). Ignored with more than one
+            it: the sample cannot raise K̂ (see :mod:`adamlr.stop_rules`). Ignored with more than one
             batch per sample, where ‖H‖ is a mean over batches.
     """
     started = time.perf_counter()

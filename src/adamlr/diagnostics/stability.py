@@ -132,7 +132,7 @@ def adam_stability(objective: Objective, params: Params, lr: float | None = None
         warmup_lr: the warm-up steps' rate.
         betas: Adam's (β₁, β₂).
         eps: Adam's ε (> 0, so that P is invertible).
-        tol: the eigen-solve's relative tolerance (see :mod:`adamlr.solvers`).
+        tol: the eigen-solve's relative tolerance (see :mod:`adamlr.stop_rules`).
         max_iter: most Hessian-vector products.
         seed: the start vector's seed.
         mode: how the Hessian-vector products are computed (see :mod:`adamlr.hvp`).
