@@ -51,3 +51,16 @@ def test_distributed_benchmark_quick():
     assert re.search(r"hvp \(cached graph\)\s+[\d.]+ms\s+[\d.]+ms\s+[\d.]+×", text)
     assert re.search(r"all-reduce alone .* share [\d.]+%", text)
     assert "(equal within 1e-4)" in text
+
+
+@pytest.mark.slow
+def test_stop_replay_matches_the_real_kernel():
+    """Replaying the default rule on recorded coefficients gives the kernel's own products and K̂."""
+    text = run("benchmarks/stop_replay.py", "--samples", "3")
+    rows = dict(re.findall(r"^\s+(before|after|racing|oracle)\s+(\d+)\s", text, re.M))
+    assert set(rows) == {"before", "after", "racing", "oracle"}
+    real, k_real, replayed, k_replayed = re.search(
+        r"real kernel at defaults used (\d+) products, K̂ ([\d.e+-]+) \(replayed 'after': (\d+), ([\d.e+-]+)\)", text
+    ).groups()
+    assert real == replayed == rows["after"] and k_real == k_replayed
+    assert int(rows["after"]) <= int(rows["before"])
