@@ -9,6 +9,11 @@ It counts the solves that reported ``converged`` with |θ| farther than tol (rel
 the true norm (numpy's eigvalsh), and the mean number of products; then it runs every
 solve again with a ``ceiling`` (the running K̂ of Algorithm 2) just below the true norm,
 where a ``bounded`` answer would be wrong, and above it, where it saves products.
+
+``--rules`` adds the rules that benchmarks/stop_replay.py replays on real Hessians, replayed here
+on each spectrum's recorded Lanczos coefficients: converged answers farther than tol from the truth
+for the default stop, a residual margin of 1 and the ρ²/gap stop, and wrongly bounded answers under
+the ceilings below the truth for bound margins of 10 (the default), 3 and 1.
 """
 
 from __future__ import annotations
@@ -17,8 +22,10 @@ import argparse
 
 import numpy as np
 import torch
+from stop_replay import bound_margin_rule, default_rule, gap_rule, margin_one_rule
+from stop_replay import solve as replay
 
-from adamlr.solvers import spectral_norm
+from adamlr.solvers import Lanczos, spectral_norm
 
 
 def symmetric(eigenvalues: np.ndarray, seed: int) -> np.ndarray:
@@ -45,10 +52,43 @@ BELOW = (0.9, 0.95, 0.98, 0.99, 0.999)  # ceilings below the true norm: a bounde
 ABOVE = (1.01, 1.05, 1.1, 1.2)  # ceilings above it: bounded is right, and saves products
 
 
+def recorded(a: np.ndarray, seed: int) -> dict[str, list[float]]:
+    """The whole Lanczos run on ``a`` from the benchmark's start vector (n products or an invariant subspace)."""
+    m = torch.from_numpy(a)
+    solver = Lanczos(torch.from_numpy(np.random.default_rng(seed).standard_normal(a.shape[0])), 1e-13, a.shape[0])
+    while not solver.done:
+        solver.step(m @ solver.vector)
+    return {"alphas": solver.alphas, "betas": [*solver.betas, 0.0][: len(solver.alphas)]}
+
+
+CONVERGED_RULES = {"default": default_rule, "margin 1": margin_one_rule, "gap": gap_rule}
+BOUND_MARGINS = (10.0, 3.0, 1.0)
+
+
+def replayed_rules(seeds: int, family: str) -> None:
+    """Wrong converged and wrongly bounded answers per rule, replayed on recorded solves."""
+    for tol in (1e-2, 1e-3, 1e-4):
+        wrong = dict.fromkeys(CONVERGED_RULES, 0)
+        bounded = dict.fromkeys(BOUND_MARGINS, 0)
+        for seed in range(seeds):
+            a = symmetric(spectrum(seed, family), seed)
+            truth = float(np.max(np.abs(np.linalg.eigvalsh(a))))
+            rec = recorded(a, seed)
+            for name, rule in CONVERGED_RULES.items():
+                _, norm, verdict = replay(rec, rule, None, tol)
+                wrong[name] += verdict.converged and abs(norm - truth) > tol * truth
+            for margin in BOUND_MARGINS:
+                bounded[margin] += sum(replay(rec, bound_margin_rule(margin), c * truth, tol)[2].bounded for c in BELOW)
+        print(f"replayed, tol {tol:.0e}: converged but farther than tol "
+              + ", ".join(f"{name} {n}/{seeds}" for name, n in wrong.items())
+              + "; wrongly bounded " + ", ".join(f"margin {m:g} {n}/{len(BELOW) * seeds}" for m, n in bounded.items()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=300)
     parser.add_argument("--family", choices=("close", "spread"), default="close")
+    parser.add_argument("--rules", action="store_true", help="also replay the rules not adopted (margins, ρ²/gap)")
     args = parser.parse_args()
     print(f"{args.seeds} spectra per tol, family {args.family}")
     for tol in (1e-2, 1e-3, 1e-4):
@@ -72,6 +112,8 @@ def main() -> None:
         print(f"   ceilings below the truth (×{', ×'.join(map(str, BELOW))}): bounded (wrongly) "
               f"{bounded_wrong}/{len(BELOW) * args.seeds}")
         print(f"   ceilings above the truth: {above}")
+    if args.rules:
+        replayed_rules(args.seeds, args.family)
 
 
 if __name__ == "__main__":

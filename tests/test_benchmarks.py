@@ -64,3 +64,15 @@ def test_stop_replay_matches_the_real_kernel():
     ).groups()
     assert real == replayed == rows["after"] and k_real == k_replayed
     assert int(rows["after"]) <= int(rows["before"])
+
+
+@pytest.mark.slow
+def test_adversarial_spectra_replays_the_rules():
+    """The replayed default agrees with the solver's own count of wrong converged answers (none)."""
+    text = run("benchmarks/adversarial_spectra.py", "--seeds", "8", "--rules")
+    solver = re.findall(r"converged but farther than tol from the truth (\d+)/8", text)
+    replayed = re.findall(r"replayed, tol [\de.+-]+: converged but farther than tol default (\d+)/8, margin 1 \d+/8, "
+                          r"gap \d+/8; wrongly bounded margin 10 (\d+)/40, margin 3 \d+/40, margin 1 \d+/40", text)
+    assert len(solver) == len(replayed) == 3
+    assert solver == [d for d, _ in replayed] == ["0", "0", "0"]
+    assert [b for _, b in replayed] == ["0", "0", "0"]
