@@ -39,23 +39,24 @@ would have saved 10–19 % of Algorithm 2's products and margin 1 2–7 %; even 
 stops each solve the moment its estimate is within tol for good needs 0.58–0.60× the
 products of driving every sample to tol.
 
-``bounded`` (Lanczos, ``which="magnitude"``, with a ``ceiling``, e.g. the running maximum
-of Algorithm 2): the solve stops early, not converged, when the dominant relative residual
-is below ``BOUND_RESIDUAL`` (1e-2) and at *both* ends of the spectrum the extreme Ritz value
-plus ten times its residual, |θ_e| + ρ_e / RESIDUAL_MARGIN, is below the ceiling. Every
-Ritz value lies inside the spectrum, so |θ| never exceeds ‖A‖; the stated margin leaves an
-eigenvalue above the ceiling a weight below 1/10 in the end Ritz vectors, the same margin
-as ``converged``; the residual gate stops the earliest iterations, whose Ritz values are
-still far from any eigenvalue, from claiming it (without the gate 37 of 1,500 solves on
-spread spectra were bounded below their true norm, with it none; on the adversarial
-spectra above, none either way; a margin of 1 or 3 instead of 10 bounded 20 and 7 of 1,500
-there, at each tol, for 7–10 % fewer products on the Hessians of ``benchmarks/stop_replay.py``).
-This is a heuristic of the same kind as ``converged``, not a certificate: no method that sees A only through products from one start vector can
-exclude an eigenvalue whose eigenvector the start vector (nearly) misses; a random start
-makes that unlikely. Measured: with a start whose component along the top eigenvector was
-1e-4 (a random unit start's is about 0.13 there; ``tests/test_solvers.py``'s hidden case),
-4 of 20 solves were bounded under a ceiling below the true norm, while the converged solves
-found the top eigenvalue in all 20; at 1e-2 neither failed.
+``bounded`` (Lanczos, ``which="magnitude"``, with a ``ceiling``, e.g. the running maximum of
+Algorithm 2): the solve stops early, not converged, when the dominant relative residual is
+below ``BOUND_RESIDUAL`` (1e-2) and at *both* ends of the spectrum the extreme Ritz value
+plus ten times its residual, |θ_e| + ρ_e / RESIDUAL_MARGIN, is below the ceiling. Every Ritz
+value lies inside the spectrum, so |θ| never exceeds ‖A‖; the stated margin leaves an
+eigenvalue above the ceiling a weight below 1/10 in the end Ritz vectors, the same margin as
+``converged``; the residual gate stops the earliest iterations, whose Ritz values are still
+far from any eigenvalue, from claiming it (without the gate 37 of 1,500 solves on spread
+spectra were bounded below their true norm, with it none; on the adversarial spectra above,
+none either way; a margin of 1 or 3 instead of 10 bounded 20 and 7 of 1,500 there, at each
+tol, for 7–10 % fewer products on the Hessians of ``benchmarks/stop_replay.py``). This is a
+heuristic of the same kind as ``converged``, not a certificate: no method that sees A only
+through products from one start vector can exclude an eigenvalue whose eigenvector the start
+vector (nearly) misses; a random start makes that unlikely. Measured: with a start whose
+component along the top eigenvector was 1e-4 (a random unit start's is about 0.13 there;
+``tests/test_solvers.py``'s hidden case), 4 of 20 solves were bounded under a ceiling below
+the true norm, while the converged solves found the top eigenvalue in all 20; at 1e-2
+neither failed.
 """
 
 from __future__ import annotations
