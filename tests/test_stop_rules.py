@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from adamlr.solvers import Lanczos, spectral_norm
-from adamlr.stop_rules import RESIDUAL_MARGIN, lanczos_verdict, ritz, tridiagonal
+from adamlr.stop_rules import BOUND_RESIDUAL, RESIDUAL_MARGIN, lanczos_verdict, ritz, tridiagonal
 
 
 def symmetric(eigenvalues, seed=0):
@@ -71,9 +71,21 @@ def test_residuals_are_the_true_residuals_of_the_ritz_vectors():
 
 
 def test_converged_needs_the_residual_below_tol_times_the_margin():
-    """On a 2×2 tridiagonal with a known residual: converged exactly when ρ/|θ| < tol·RESIDUAL_MARGIN."""
+    """After one product, T_1 = [θ] and ρ = β_2: converged exactly when ρ/|θ| < tol·RESIDUAL_MARGIN."""
     # T_1 = [2], β_2 = r: θ = 2 and ρ = r (the vector's whole residual)
     for r, tol, expected in [(1e-3, 1e-2, True), (3e-3, 1e-2, False), (1.9e-4, 1e-3, True), (2.1e-4, 1e-3, False)]:
         v = lanczos_verdict([2.0], [r], tol)
         assert v.theta == 2.0 and v.residual == pytest.approx(r / 2)
         assert v.converged is expected is (r / 2 < tol * RESIDUAL_MARGIN)
+
+
+def test_bounded_needs_the_gate_and_the_margin_below_the_ceiling():
+    """T_1 = [2], ρ = r at tol 1e-4 (not converged): bounded iff r/2 < BOUND_RESIDUAL and 2 + r/RESIDUAL_MARGIN is
+    below the ceiling."""
+    cases = [(0.01, 2.2, True), (0.01, 2.05, False), (0.03, 10.0, False), (0.019, 2.2, True), (0.019, 2.18, False)]
+    for r, ceiling, expected in cases:
+        v = lanczos_verdict([2.0], [r], 1e-4, "magnitude", ceiling)
+        assert not v.converged and v.bounded is expected
+        assert v.upper_bound == (pytest.approx(2 + r / RESIDUAL_MARGIN) if expected else None)
+    assert r / 2 < BOUND_RESIDUAL  # the last cases pass the gate and fail only on the margin
+    assert not lanczos_verdict([2.0], [0.01], 1e-4, "largest", 10.0).bounded  # only for the spectral norm
