@@ -76,3 +76,12 @@ def test_adversarial_spectra_replays_the_rules():
     assert len(solver) == len(replayed) == 3
     assert solver == [d for d, _ in replayed] == ["0", "0", "0"]
     assert [b for _, b in replayed] == ["0", "0", "0"]
+
+
+@pytest.mark.slow
+def test_mixed_precision_benchmark_small():
+    """The bfloat16-then-float32 arm converges to within tol of the float32 solve and prints the time ratio."""
+    text = run("benchmarks/mixed_precision.py", "--cases", "small", "--samples", "1")
+    relative, converged = re.search(r"\|θ\| [\d.]+ \(([+-][\d.e+-]+)\), converged (True|False)", text).groups()
+    assert converged == "True" and abs(float(relative)) < 1e-3
+    assert re.search(r"float32 / mixed time: [\d.]+ s / [\d.]+ s = [\d.]+×", text)
