@@ -10,6 +10,7 @@ Times (median of --repeats) in one process, on the same weights and data:
   hvp cached          one backward through a kept gradient graph (adamlr --hvp cached)
   jvp(grad)           torch.func forward-over-reverse, from scratch
   linearize           torch.func.linearize of the gradient, per product after linearising
+  compiled jvp(grad)  --compile: torch.compile of jvp(grad), per product after compiling (inductor)
 and prints each as a ratio to the gradient.
 """
 
@@ -43,6 +44,7 @@ def main() -> None:
     parser.add_argument("--data", default="sample_models.data:fashion_mini")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    parser.add_argument("--compile", action="store_true", help="add torch.compile(jvp(grad)) (compiles for seconds)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -81,6 +83,12 @@ def main() -> None:
 
     cases = {"gradient": gradient, "hvp stream": hvp_stream, "hvp cached": hvp_cached, "jvp(grad)": jvp_grad,
              "linearize (per product)": lambda: linear(v)}
+    if args.compile:
+        compiled = torch.compile(lambda vector: jvp(grad(loss_of), (params,), (vector,)))
+        started = time.perf_counter()
+        compiled(v)
+        print(f"torch.compile(jvp(grad)): first call (compiling) {time.perf_counter() - started:.1f} s")
+        cases["compiled jvp(grad)"] = lambda: compiled(v)
     seconds = {name: median_seconds(fn, args.repeats) for name, fn in cases.items()}
     n_params = sum(t.numel() for t in params.values())
     print(f"{args.model} on {args.data}: {n_params:,} parameters, {x.shape[0]:,} examples, "
