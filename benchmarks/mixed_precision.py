@@ -28,7 +28,6 @@ import torch.nn.functional as F
 from adamlr.problem import prepare
 from adamlr.sampling import sample_seed, sample_weights
 from adamlr.solvers import Lanczos
-from adamlr.stop_rules import ritz
 
 CASES = {
     "small": ("sample_models.nets:mlp_digits", "sample_models.data:digits"),
@@ -61,10 +60,7 @@ def lanczos(matvec: Callable[[torch.Tensor], torch.Tensor], start: torch.Tensor,
 
 def end_vectors(solver: Lanczos) -> torch.Tensor:
     """The sum of the unit Ritz vectors of the smallest and the largest Ritz value."""
-    k = len(solver.alphas)
-    _, vectors = ritz(solver.alphas, solver.betas[: k - 1])
-    ends = torch.from_numpy(vectors[:, [0, k - 1]].T.copy()).float() @ solver.basis[:k]
-    return ends[0] / ends[0].norm() + ends[1] / ends[1].norm()
+    return solver.ritz_vector(0) + solver.ritz_vector(len(solver.alphas) - 1)
 
 
 def report(case: str, samples: int, rough: float) -> None:

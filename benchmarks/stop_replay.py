@@ -41,7 +41,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from adamlr.algorithm import run_samples
@@ -53,7 +52,7 @@ from adamlr.progress import Progress
 from adamlr.rng import preserved_rng
 from adamlr.sampling import sample_seed, sample_weights
 from adamlr.solvers import Lanczos
-from adamlr.stop_rules import BOUND_RESIDUAL, RESIDUAL_MARGIN, Verdict, lanczos_verdict, ritz
+from adamlr.stop_rules import RESIDUAL_MARGIN, Verdict, bound, lanczos_verdict, ritz_pairs
 
 CASES = {
     "small": ("sample_models.nets:mlp_digits", "sample_models.data:digits"),
@@ -98,12 +97,11 @@ def bound_margin_rule(margin: float) -> Rule:
 
     def rule(rec: Record, k: int, ceiling: float | None, tol: float = TOL) -> Verdict:
         verdict = default_rule(rec, k, None, tol)
-        if verdict.converged or ceiling is None or verdict.residual >= BOUND_RESIDUAL:
+        if verdict.converged:
             return verdict
-        values, vectors = ritz(rec["alphas"][:k], rec["betas"][: k - 1])
-        rho = rec["betas"][k - 1] * np.abs(vectors[-1, :])
-        upper = float(max(abs(values[0]) + margin * rho[0], abs(values[-1]) + margin * rho[-1]))
-        return Verdict(verdict.theta, verdict.residual, False, upper < ceiling, upper, verdict.index)
+        values, _, rho = ritz_pairs(rec["alphas"][:k], rec["betas"][:k])
+        upper = bound(values, rho, verdict.residual, "magnitude", ceiling, margin)
+        return Verdict(verdict.theta, verdict.residual, False, upper is not None, upper, verdict.index)
 
     return rule
 
@@ -113,8 +111,7 @@ def gap_rule(rec: Record, k: int, ceiling: float | None, tol: float = TOL) -> Ve
     verdict = default_rule(rec, k, ceiling, tol)
     if verdict.converged or verdict.bounded or k < 3:
         return verdict
-    values, vectors = ritz(rec["alphas"][:k], rec["betas"][: k - 1])
-    rho = rec["betas"][k - 1] * np.abs(vectors[-1, :])
+    values, _, rho = ritz_pairs(rec["alphas"][:k], rec["betas"][:k])
     i = verdict.index
     inner = i - 1 if i == k - 1 else i + 1  # the next Ritz value at the same end
     gap = abs(values[i] - values[inner]) - rho[inner]

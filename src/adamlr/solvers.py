@@ -26,7 +26,6 @@ Matvec = Callable[[torch.Tensor], torch.Tensor]
 Callback = Callable[[int, float, float], None]
 
 
-
 @dataclass(frozen=True)
 class EigenResult:
     """The outcome of one spectral-norm solve.
@@ -165,16 +164,17 @@ class Lanczos(_Solver):
         self.theta, self.residual, self.converged = verdict.theta, verdict.residual, verdict.converged
         self.bounded, self.upper_bound = verdict.bounded, verdict.upper_bound
         self.history.append(self.theta)
-        if verdict.converged and beta <= 1e-12 * max(abs(self.theta), 1e-300):
-            return  # an invariant subspace: no next vector
+        if verdict.invariant:
+            return  # no next vector
         self.betas.append(beta)
         self.vector = w / beta
 
-    def top_vector(self) -> torch.Tensor:
-        """The unit Ritz vector of the returned Ritz value (e.g. for a warm start elsewhere)."""
+    def ritz_vector(self, index: int | None = None) -> torch.Tensor:
+        """The unit Ritz vector of the ``index``-th smallest Ritz value (None: the returned one), e.g. for a start."""
         k = len(self.alphas)
         _, vectors = ritz(self.alphas, self.betas[: k - 1])
-        coeffs = torch.from_numpy(vectors[:, self._index].copy()).to(self.basis.device, self.basis.dtype)
+        column = self._index if index is None else index
+        coeffs = torch.from_numpy(vectors[:, column].copy()).to(self.basis.device, self.basis.dtype)
         return _unit(coeffs @ self.basis[:k])
 
 
@@ -226,5 +226,5 @@ def spectral_norm(matvec: Matvec, start: torch.Tensor, *, method: Method = "lanc
             callback(solver.iterations, solver.theta, solver.residual)
     result = solver.result()
     if keep_vector and isinstance(solver, Lanczos) and solver.iterations:
-        result = dataclasses.replace(result, vector=solver.top_vector())
+        result = dataclasses.replace(result, vector=solver.ritz_vector())
     return result

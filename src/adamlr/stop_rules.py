@@ -84,6 +84,8 @@ class Verdict:
         bounded: not converged, and the ``bounded`` rule holds under the ceiling.
         upper_bound: when bounded, max over both ends of |θ_e| + ρ_e / RESIDUAL_MARGIN.
         index: the position of ``theta`` among the ascending Ritz values.
+        invariant: β_{k+1} vanished (the Krylov space is invariant, the Ritz values exact):
+            converged, and there is no next Lanczos vector.
     """
 
     theta: float
@@ -92,6 +94,7 @@ class Verdict:
     bounded: bool = False
     upper_bound: float | None = None
     index: int = 0
+    invariant: bool = False
 
 
 def tridiagonal(alphas: Sequence[float], betas: Sequence[float]) -> npt.NDArray[np.float64]:
@@ -109,6 +112,19 @@ def ritz(alphas: Sequence[float], betas: Sequence[float]) -> tuple[npt.NDArray[n
     return values, vectors
 
 
+def ritz_pairs(alphas: Sequence[float], betas: Sequence[float]) -> tuple[
+        npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Ritz values (ascending), eigenvectors of T_k and residuals ρ_i = β_{k+1}|s_{k,i}| = ‖A y_i − θ_i y_i‖.
+
+    Args:
+        alphas: α_1..α_k.
+        betas: β_2..β_{k+1} (k values: T_k's off-diagonal, then the next residual norm).
+    """
+    k = len(alphas)
+    values, vectors = ritz(alphas, betas[: k - 1])
+    return values, vectors, float(betas[k - 1]) * np.abs(vectors[-1, :])
+
+
 def lanczos_verdict(alphas: Sequence[float], betas: Sequence[float], tol: float, which: Which = "magnitude",
                     ceiling: float | None = None) -> Verdict:
     """The stop verdict after k = len(alphas) products; ``betas`` holds β_2..β_{k+1} (k values).
@@ -121,15 +137,14 @@ def lanczos_verdict(alphas: Sequence[float], betas: Sequence[float], tol: float,
         ceiling: with ``magnitude``, a value the norm may be bounded below (None: never bounded).
     """
     k = len(alphas)
-    values, vectors = ritz(alphas, betas[: k - 1])
+    values, _, rho = ritz_pairs(alphas, betas)
     beta = float(betas[k - 1])
     i = int(np.argmax(np.abs(values))) if which == "magnitude" else k - 1
     theta = float(values[i])
     scale = max(abs(theta), 1e-300)
-    rho = beta * np.abs(vectors[-1, :])  # ρ_i = ‖A y_i − θ_i y_i‖
     residual = float(rho[i]) / scale
-    if (theta == 0.0 and beta == 0.0) or beta <= 1e-12 * scale:  # an invariant subspace: the Ritz values are exact
-        return Verdict(theta, min(residual, beta / scale), True, index=i)
+    if beta <= 1e-12 * scale:  # an invariant subspace (β = θ = 0 included): the Ritz values are exact
+        return Verdict(theta, min(residual, beta / scale), True, index=i, invariant=True)
     stop = tol * RESIDUAL_MARGIN
     j = k - 1 - i
     settled = which == "largest" or rho[j] <= stop * scale or abs(values[j]) + rho[j] < abs(theta)
@@ -140,12 +155,13 @@ def lanczos_verdict(alphas: Sequence[float], betas: Sequence[float], tol: float,
 
 
 def bound(values: npt.NDArray[np.float64], rho: npt.NDArray[np.float64], residual: float, which: Which,
-          ceiling: float | None) -> float | None:
-    """The upper estimate max_e |θ_e| + ρ_e / RESIDUAL_MARGIN over both ends when it is below the ceiling, else None.
+          ceiling: float | None, margin: float = 1 / RESIDUAL_MARGIN) -> float | None:
+    """The upper estimate max_e |θ_e| + margin·ρ_e over both ends when it is below the ceiling, else None.
 
-    Only with ``which="magnitude"`` and a dominant relative residual below BOUND_RESIDUAL (module docstring).
+    Only with ``which="magnitude"`` and a dominant relative residual below BOUND_RESIDUAL (module
+    docstring). ``margin`` is 1/RESIDUAL_MARGIN = 10 in the solver; the replay benchmark tries others.
     """
     if ceiling is None or which != "magnitude" or residual >= BOUND_RESIDUAL:
         return None
-    upper = float(max(abs(values[0]) + rho[0] / RESIDUAL_MARGIN, abs(values[-1]) + rho[-1] / RESIDUAL_MARGIN))
+    upper = float(max(abs(values[0]) + margin * rho[0], abs(values[-1]) + margin * rho[-1]))
     return upper if upper < ceiling else None
