@@ -1,7 +1,7 @@
 """Cost of the stability diagnostics next to one estimate sample, measured side by side.
 
     OMP_NUM_THREADS=1 python benchmarks/diagnostics_cost.py
-    python benchmarks/diagnostics_cost.py --model sample_models.nets:mlp3_digits --repeats 1
+    python benchmarks/diagnostics_cost.py --model adamlr.zoo.nets:mlp3_digits --repeats 1
 
 On the full data, in one process, median of --repeats wall-clock seconds of:
   estimate sample   one weight sample (gaussian, scale 1) and its Hessian spectral-norm solve
@@ -38,8 +38,8 @@ def median_seconds(fn: Callable[[], str], repeats: int) -> tuple[float, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="sample_models.nets:mlp_digits")
-    parser.add_argument("--data", default="sample_models.data:digits")
+    parser.add_argument("--model", default="adamlr.zoo.nets:mlp_digits")
+    parser.add_argument("--data", default="adamlr.zoo.data:digits")
     parser.add_argument("--lr", type=float, default=1e-3, help="the rate probed and compared with the limit")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()

@@ -1,8 +1,8 @@
 """Cost of one Hessian-vector product relative to one gradient, measured side by side.
 
     python benchmarks/hvp_cost.py                       # 3-layer width-1000 MLP, mini Fashion-MNIST
-    python benchmarks/hvp_cost.py --model sample_models.nets:lenet_fashion
-    python benchmarks/hvp_cost.py --model sample_models.nets:mlp_digits --data sample_models.data:digits
+    python benchmarks/hvp_cost.py --model adamlr.zoo.nets:lenet_fashion
+    python benchmarks/hvp_cost.py --model adamlr.zoo.nets:mlp_digits --data adamlr.zoo.data:digits
 
 Times (median of --repeats) in one process, on the same weights and data:
   gradient            forward + backward from scratch (what one training step costs)
@@ -40,8 +40,8 @@ def median_seconds(fn: Callable[[], object], repeats: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="sample_models.nets:mlp3_fashion")
-    parser.add_argument("--data", default="sample_models.data:fashion_mini")
+    parser.add_argument("--model", default="adamlr.zoo.nets:mlp3_fashion")
+    parser.add_argument("--data", default="adamlr.zoo.data:fashion_mini")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--compile", action="store_true", help="add torch.compile(jvp(grad)) (compiles for seconds)")

@@ -30,8 +30,8 @@ from adamlr.sampling import sample_seed, sample_weights
 from adamlr.solvers import Lanczos
 
 CASES = {
-    "small": ("sample_models.nets:mlp_digits", "sample_models.data:digits"),
-    "mlp3": ("sample_models.nets:mlp3_fashion", "sample_models.data:fashion_mini"),
+    "small": ("adamlr.zoo.nets:mlp_digits", "adamlr.zoo.data:digits"),
+    "mlp3": ("adamlr.zoo.nets:mlp3_fashion", "adamlr.zoo.data:fashion_mini"),
 }
 
 

@@ -1,6 +1,6 @@
 """How close does each rule's rate come to the best constant Adam rate of a grid search?
 
-For every setup of ``adamlr.recommend.setups``: 11 constant rates (1e-5 … 1, half-decades)
+For every setup of ``lrbench.setups``: 11 constant rates (1e-5 … 1, half-decades)
 trained for T epochs from the same w0 give α*; each rule's rate, computed before training,
 is trained the same way and scored by α_rule / α* and the final-loss regret. Prints the
 tables, writes the JSON (``--out``) and the figure (``--figure``, needs matplotlib).
@@ -18,10 +18,9 @@ import time
 from pathlib import Path
 
 import torch
-
-from adamlr.recommend import QUICK_EPOCHS, QUICK_SETUPS, RULES, run_benchmark, select_setups
-from adamlr.recommend.figure import plot_benchmark
-from adamlr.recommend.tables import report
+from lrbench import QUICK_EPOCHS, QUICK_SETUPS, RULES, run_benchmark, select_setups
+from lrbench.figure import plot_benchmark
+from lrbench.tables import report
 
 FULL_OUT, QUICK_OUT = "benchmarks/results/recommend.json", "benchmarks/results/recommend-quick.json"
 FULL_FIGURE, QUICK_FIGURE = "docs/figures/recommend.png", "docs/figures/recommend-quick.png"

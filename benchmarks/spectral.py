@@ -31,9 +31,9 @@ import time
 from pathlib import Path
 
 CASES = {
-    "mlp3": ("sample_models.nets:mlp3_fashion", "sample_models.data:fashion_mini"),
-    "lenet": ("sample_models.nets:lenet_fashion", "sample_models.data:fashion_mini"),
-    "small": ("sample_models.nets:mlp_digits", "sample_models.data:digits"),
+    "mlp3": ("adamlr.zoo.nets:mlp3_fashion", "adamlr.zoo.data:fashion_mini"),
+    "lenet": ("adamlr.zoo.nets:lenet_fashion", "adamlr.zoo.data:fashion_mini"),
+    "small": ("adamlr.zoo.nets:mlp_digits", "adamlr.zoo.data:digits"),
 }
 
 

@@ -55,9 +55,9 @@ from adamlr.solvers import Lanczos
 from adamlr.stop_rules import RESIDUAL_MARGIN, Verdict, bound, lanczos_verdict, ritz_pairs
 
 CASES = {
-    "small": ("sample_models.nets:mlp_digits", "sample_models.data:digits"),
-    "mlp3": ("sample_models.nets:mlp3_fashion", "sample_models.data:fashion_mini"),
-    "lenet": ("sample_models.nets:lenet_fashion", "sample_models.data:fashion_mini"),
+    "small": ("adamlr.zoo.nets:mlp_digits", "adamlr.zoo.data:digits"),
+    "mlp3": ("adamlr.zoo.nets:mlp3_fashion", "adamlr.zoo.data:fashion_mini"),
+    "lenet": ("adamlr.zoo.nets:lenet_fashion", "adamlr.zoo.data:fashion_mini"),
 }
 TOL, SAMPLES, EPOCHS = 1e-3, 10, 100
 Record = dict[str, list[float]]

@@ -20,8 +20,8 @@ from adamlr.loading import load_object
 
 CASES = [
     ("tests.assets.factories:tiny_mlp", "tests.assets.factories:tiny_data"),
-    ("sample_models.nets:mlp_digits", "sample_models.data:digits"),
-    ("sample_models.nets:mlp1_digits", "sample_models.data:digits"),
+    ("adamlr.zoo.nets:mlp_digits", "adamlr.zoo.data:digits"),
+    ("adamlr.zoo.nets:mlp1_digits", "adamlr.zoo.data:digits"),
 ]
 
 

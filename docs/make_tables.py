@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from adamlr.compare.report import COLUMNS, best_arm
+from adamlr.comparison.report import COLUMNS, best_arm
 
 
 def fmt(key: str, value: float | None) -> str:

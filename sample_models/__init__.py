@@ -1,6 +1,5 @@
-"""The paper's architectures and data sets as zero-argument factories for ``adamlr``.
+"""Models and data the tests and benchmarks use beyond :mod:`adamlr.zoo` (which ships with adamlr).
 
-Models (``sample_models.nets``) and data (``sample_models.data``) are named so that an
-import path reads as what it is, e.g. ``--model sample_models.nets:mlp3_fashion
---data sample_models.data:fashion_mini``.
+* :mod:`sample_models.setups`: the small problems of the recommendation benchmark.
+* :mod:`sample_models.ecosystem`: Hugging Face, Lightning, torchvision and timm models on synthetic data.
 """

@@ -6,7 +6,7 @@ Real data where it is on disk (scikit-learn's digits and diabetes, Fashion-MNIST
 ``/usr/share/datasets/fashion-mnist``); synthetic data is drawn from a fixed seed.
 Every set is small, so that a grid of 11 learning rates trains in seconds on a CPU.
 
-The registry in :mod:`adamlr.recommend.setups` says which loss, horizon and batch size
+The registry in :mod:`lrbench.setups` says which loss, horizon and batch size
 belongs to each pair.
 """
 
@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from sample_models import data, nets
+from adamlr.zoo import data, nets
 
 Pair = tuple[torch.Tensor, torch.Tensor]
 SYNTHETIC_SEED = 1234

@@ -7,6 +7,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # so tests.assets.* and sample_models.* import by path
+sys.path.insert(0, str(ROOT / "benchmarks"))  # the benchmark harness (lrbench), as the scripts there see it
 os.chdir(ROOT)
 torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
 

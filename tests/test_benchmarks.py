@@ -27,9 +27,9 @@ def test_hvp_cost_benchmark_small():
     text = run(
         "benchmarks/hvp_cost.py",
         "--model",
-        "sample_models.nets:mlp_digits",
+        "adamlr.zoo.nets:mlp_digits",
         "--data",
-        "sample_models.data:digits",
+        "adamlr.zoo.data:digits",
         "--repeats",
         "2",
     )

@@ -5,8 +5,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from adamlr.check import parse_band, read_lr, write_lr
 from adamlr.cli import app
+from adamlr.config_check import parse_band, read_lr, write_lr
 from adamlr.errors import ConfigError
 
 A = "tests.assets.factories:"

@@ -8,9 +8,9 @@ import torch
 from typer.testing import CliRunner
 
 from adamlr.cli import app
-from adamlr.compare import schedules as S
-from adamlr.compare.arms import paper_arms
-from adamlr.compare.runner import CompareProgress, CompareSettings, run_compare
+from adamlr.comparison import schedules as S
+from adamlr.comparison.arms import paper_arms
+from adamlr.comparison.runner import CompareProgress, CompareSettings, run_compare
 from adamlr.data import as_batches
 from tests.assets import factories as f
 
@@ -55,7 +55,7 @@ def test_full_gradient_norm_matches_direct_computation():
     x, y = f.tiny_data()
     source = as_batches((x, y), name="d", device=torch.device("cpu"), dtype=torch.float64, chunk_size=5)
     list(source)
-    from adamlr.compare.training import trainable
+    from adamlr.comparison.training import trainable
     from adamlr.objective import Objective
 
     objective = Objective(model, torch.nn.functional.cross_entropy, source, "cross_entropy")
@@ -181,7 +181,7 @@ def test_quick_preset_end_to_end(tmp_path):
 
 
 def test_range_test_picks_the_steepest_descent():
-    from adamlr.compare.range_test import _steepest
+    from adamlr.comparison.range_test import _steepest
 
     lrs = [10 ** (-7 + 7 * i / 99) for i in range(100)]
     losses = [2.0 - 1.5 / (1 + math.exp(-(math.log10(lr) + 3) * 4)) for lr in lrs]  # steepest at 1e-3
@@ -189,7 +189,7 @@ def test_range_test_picks_the_steepest_descent():
 
 
 def test_range_test_on_a_real_model_suggests_a_sane_rate():
-    from adamlr.compare.range_test import lr_range_test
+    from adamlr.comparison.range_test import lr_range_test
 
     torch.manual_seed(0)
     model = f.tiny_mlp()

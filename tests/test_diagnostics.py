@@ -21,7 +21,7 @@ from adamlr.diagnostics.adam import AdamSettings, adam_update, zero_moments
 from adamlr.diagnostics.stability import preconditioned_sharpness
 from adamlr.problem import prepare
 from adamlr.solvers import spectral_norm
-from sample_models.nets import mlp, vgg9
+from adamlr.zoo.nets import mlp, vgg9
 from tests.assets import factories as f
 
 

@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 
 import adamlr
 from adamlr.cli import app
-from adamlr.compare import runner as compare_runner
-from adamlr.compare.runner import CompareProgress, CompareSettings, run_compare
-from adamlr.compare.subset import Subset, first_examples
+from adamlr.comparison import runner as compare_runner
+from adamlr.comparison.runner import CompareProgress, CompareSettings, run_compare
+from adamlr.comparison.subset import Subset, first_examples
 from adamlr.data import as_batches
 from adamlr.errors import ConfigError, LoadError, NumericalError, UserCodeError
 from adamlr.loading import load_object

@@ -10,9 +10,9 @@ import pytest
 DEMO = [
     "estimate",
     "--model",
-    "sample_models.nets:mlp_digits",
+    "adamlr.zoo.nets:mlp_digits",
     "--data",
-    "sample_models.data:digits",
+    "adamlr.zoo.data:digits",
     "--epochs",
     "100",
 ]

@@ -134,8 +134,8 @@ def test_strict_fails_with_exit_3_when_the_probe_rises_and_still_prints_the_json
 @pytest.mark.slow
 def test_probe_rises_on_a_plain_mlp_and_descends_on_a_bn_everywhere_mlp():
     """The paper's α on digits, T = 100 epochs: blows the plain ReLU net up, trains the BN-everywhere one."""
-    plain = estimate("sample_models.nets:mlp_digits", "sample_models.data:digits", epochs=100, samples=3)
-    normalised = estimate(A + "bn_everywhere_digits", "sample_models.data:digits", epochs=100, samples=3,
+    plain = estimate("adamlr.zoo.nets:mlp_digits", "adamlr.zoo.data:digits", epochs=100, samples=3)
+    normalised = estimate(A + "bn_everywhere_digits", "adamlr.zoo.data:digits", epochs=100, samples=3,
                           weights="init")
     assert plain.probe["verdict"] == "rises" and not plain.normalized["normalized"]
     assert normalised.probe["verdict"] == "descends" and normalised.normalized["normalized"]

@@ -1,4 +1,4 @@
-"""The authors' code's setup: sample_models.paper_code, the paper-code scheduler set, the *_bn_* presets."""
+"""The authors' code's setup: adamlr.zoo.paper_code, the paper-code scheduler set, the *_bn_* presets."""
 
 import dataclasses
 import math
@@ -11,14 +11,14 @@ from typer.testing import CliRunner
 
 from adamlr import estimate
 from adamlr.cli import app
-from adamlr.compare import schedules as S
-from adamlr.compare.arms import paper_arms
-from adamlr.compare.presets import preset, quick
-from adamlr.compare.runner import run_compare
-from adamlr.compare.setup import settings_list
+from adamlr.comparison import schedules as S
+from adamlr.comparison.arms import paper_arms
+from adamlr.comparison.presets import preset, quick
+from adamlr.comparison.runner import run_compare
+from adamlr.comparison.setup import settings_list
 from adamlr.errors import ConfigError
 from adamlr.loading import load_object
-from sample_models import paper_code as P
+from adamlr.zoo import paper_code as P
 
 A = "tests.assets.factories:"
 HAS_FASHION = Path("/usr/share/datasets/fashion-mnist").is_dir()
@@ -184,11 +184,11 @@ def test_cli_schedulers_option(tmp_path):
 @pytest.mark.parametrize("name", NEW_PRESETS)
 def test_new_presets_resolve(name):
     [(sub, cs)] = preset(name)
-    assert sub == "" and cs.scheduler_set == "paper-code" and cs.model.startswith("sample_models.paper_code:")
+    assert sub == "" and cs.scheduler_set == "paper-code" and cs.model.startswith("adamlr.zoo.paper_code:")
     assert callable(load_object(cs.model)) and callable(load_object(cs.data)) and callable(load_object(cs.test_data))
     if name != "vgg9_bn_cifar10":
-        assert cs.data == "sample_models.data:fashion_mini_paper" and cs.batch_size is None
-        assert cs.test_data == "sample_models.data:fashion_mini_test_paper"
+        assert cs.data == "adamlr.zoo.data:fashion_mini_paper" and cs.batch_size is None
+        assert cs.test_data == "adamlr.zoo.data:fashion_mini_test_paper"
     small = quick(cs)
     assert small.epochs == 3 and small.scheduler_set == "paper-code"
     assert cs.estimate_options == {"weights": "init"}  # K̂ from fresh models of their own init, as the authors
@@ -197,7 +197,7 @@ def test_new_presets_resolve(name):
 @pytest.mark.slow
 @needs_fashion
 def test_paper_normalisation_same_images_in_minus_one_to_one():
-    from sample_models import data as D
+    from adamlr.zoo import data as D
 
     (x, y), (xs, ys) = D.fashion_mini_paper(), D.fashion_mini()
     assert x.shape == (5500, 1, 28, 28) and torch.equal(y, ys)
@@ -223,9 +223,9 @@ def test_quick_presets_run_end_to_end(name, tmp_path):
 @pytest.mark.slow
 @needs_fashion
 def test_estimate_on_the_bn_everywhere_mlp():
-    from sample_models.data import fashion_mini_paper
+    from adamlr.zoo.data import fashion_mini_paper
 
     x, y = fashion_mini_paper()
-    result = estimate("sample_models.paper_code:mlp1_bn_fashion", (x[:64], y[:64]), epochs=100, samples=2)
+    result = estimate("adamlr.zoo.paper_code:mlp1_bn_fashion", (x[:64], y[:64]), epochs=100, samples=2)
     assert math.isfinite(result.lr) and result.lr > 0
     assert math.isfinite(result.k_hat) and result.k_hat > 0

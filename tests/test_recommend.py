@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from lrbench import GRID_RATES, SETUPS, prepare_setup, select_setups
+from lrbench.fitted import CAP_CANDIDATES, TuneRow, fit_limit_scaled, fit_paper_capped
+from lrbench.grid import RateCache, RunOutcome, best_outcome, grid_search
+from lrbench.rules import RuleRate
+from lrbench.score import regret, score, summarize, within
 
 import adamlr
 from adamlr.loading import load_object
-from adamlr.recommend import GRID_RATES, SETUPS, prepare_setup, select_setups
-from adamlr.recommend.fitted import CAP_CANDIDATES, TuneRow, fit_limit_scaled, fit_paper_capped
-from adamlr.recommend.grid import RateCache, RunOutcome, best_outcome, grid_search
-from adamlr.recommend.rules import RuleRate
-from adamlr.recommend.score import regret, score, summarize, within
 from sample_models import setups as sample_setups
 
 ROOT = Path(__file__).resolve().parents[1]

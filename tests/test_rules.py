@@ -9,12 +9,12 @@ from typer.testing import CliRunner
 
 from adamlr import estimate
 from adamlr.cli import app
-from adamlr.diagnostics.probe import halve_until_descends, probe
+from adamlr.diagnostics.probing import halve_until_descends, probe
 from adamlr.problem import prepare
 from adamlr.rng import preserved_rng
 
 A = "tests.assets.factories:"
-probe_module = importlib.import_module("adamlr.diagnostics.probe")  # the package re-exports a function of that name
+probe_module = importlib.import_module("adamlr.diagnostics.probing")  # the package re-exports a function of that name
 
 
 def lsq():

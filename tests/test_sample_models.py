@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from sample_models import data, nets
+from adamlr.zoo import data, nets
 
 
 def write_idx(path, array, compress=False):

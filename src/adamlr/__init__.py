@@ -9,22 +9,15 @@ Public API (each mirrors its ``adamlr`` command and returns a frozen result; non
 """
 
 from adamlr._version import __version__
-from adamlr.check import CheckResult
-from adamlr.check import check as _check
-from adamlr.compare.api import CompareResult
-from adamlr.compare.api import compare as _compare
+from adamlr.comparison.api import CompareResult, compare
 from adamlr.config import Settings
+from adamlr.config_check import CheckResult, check
 from adamlr.errors import AdamlrError
-from adamlr.estimate import estimate
 from adamlr.formula import recommended_lr
+from adamlr.pipeline import estimate
 from adamlr.progress import Progress
 from adamlr.result import EstimateResult, SampleResult
 from adamlr.solvers import EigenResult, spectral_norm
-
-# The functions take the names of the modules that define them (adamlr.check, adamlr.compare), as the
-# commands do; the modules stay importable by their full names (``from adamlr.compare.runner import …``).
-check = _check
-compare = _compare
 
 __all__ = [
     "AdamlrError", "CheckResult", "CompareResult", "EigenResult", "EstimateResult", "Progress", "SampleResult",

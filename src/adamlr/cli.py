@@ -73,7 +73,7 @@ from adamlr.cli_options import (
 from adamlr.config import read_yaml, settings_and_inputs
 from adamlr.distributed import process_rank, session
 from adamlr.errors import AdamlrError, ConfigError, ResultError
-from adamlr.estimate import estimate
+from adamlr.pipeline import estimate
 from adamlr.report import render, to_json
 from adamlr.result import EstimateResult
 from adamlr.rich_progress import RichProgress
@@ -279,8 +279,8 @@ def compare_command(
     debug: Debug = False,
 ) -> None:
     """Train Adam from the same initial weights with adamlr's α, the paper's 7 schedulers and 4 constant steps."""
-    from adamlr.compare.api import compare
-    from adamlr.compare.report import ranking
+    from adamlr.comparison.api import compare
+    from adamlr.comparison.report import ranking
     from adamlr.rich_progress import RichCompareProgress
 
     with errors_to_exit(debug):
@@ -326,7 +326,7 @@ def check_command(
     debug: Debug = False,
 ) -> None:
     """Exit 0 when the configured Adam learning rate lies within the band around α, 4 when it does not."""
-    from adamlr.check import EXIT_OUTSIDE_BAND, check
+    from adamlr.config_check import EXIT_OUTSIDE_BAND, check
     from adamlr.report import github_annotations, render_check
 
     with errors_to_exit(debug), session() as comm:  # under torchrun: one process group; rank 0 prints and writes

@@ -29,7 +29,7 @@ from adamlr.config import Settings
 from adamlr.data import Batch
 from adamlr.diagnostics import NormalizationInfo, ProbeResult, StabilityResult, adam_stability, normalization_share
 from adamlr.diagnostics import probe as adam_probe
-from adamlr.diagnostics.probe import HALVING_STEPS, HalvingResult, halve_until_descends
+from adamlr.diagnostics.probing import HALVING_STEPS, HalvingResult, halve_until_descends
 from adamlr.problem import Problem
 from adamlr.sampling import sample_seed
 

@@ -28,9 +28,9 @@ from adamlr.config import Settings
 from adamlr.data import BatchSource, as_batches
 from adamlr.distributed import Communicator
 from adamlr.errors import UsageError
-from adamlr.estimate import _begin, _compute, _finish, _from_cache, _raise_if_strict
 from adamlr.loading import describe, load_object
 from adamlr.objective import batch_statistics_layers
+from adamlr.pipeline import _begin, _compute, _finish, _from_cache, _raise_if_strict
 from adamlr.problem import Problem, Shard, prepare
 from adamlr.progress import Progress
 from adamlr.result import EstimateResult, SampleResult, sample_from_dict

@@ -14,7 +14,7 @@ from rich.text import Text
 from adamlr.result import EstimateResult
 
 if TYPE_CHECKING:
-    from adamlr.check import CheckResult
+    from adamlr.config_check import CheckResult
 
 
 def human_bytes(n: float | None) -> str:

@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, ProgressColumn, Task, T
 from rich.progress import Progress as RichBars
 from rich.text import Text
 
-from adamlr.compare.runner import CompareProgress
+from adamlr.comparison.runner import CompareProgress
 from adamlr.progress import Progress
 from adamlr.result import SampleResult
 

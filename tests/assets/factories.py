@@ -133,6 +133,6 @@ def no_running_stats_model() -> nn.Module:
 
 def bn_everywhere_digits() -> nn.Module:
     """The authors' MLP shape on digits: Linear → BatchNorm(no running stats) → ReLU on every layer, output too."""
-    from sample_models.paper_code import mlp_bn, normal_init_
+    from adamlr.zoo.paper_code import mlp_bn, normal_init_
 
     return normal_init_(mlp_bn(1, in_features=64, width=256), std=0.04)

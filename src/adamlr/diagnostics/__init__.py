@@ -10,7 +10,7 @@ Nothing here prints or writes; the estimate's report decides what to show.
 """
 
 from adamlr.diagnostics.normalization import NormalizationInfo, normalization_share
-from adamlr.diagnostics.probe import ProbeResult, Verdict, probe
+from adamlr.diagnostics.probing import ProbeResult, Verdict, probe
 from adamlr.diagnostics.stability import StabilityResult, adam_stability, stability_limit
 
 __all__ = [

@@ -20,8 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from adamlr.recommend.rules import RuleRate
-from adamlr.recommend.score import within
+from lrbench.rules import RuleRate
+from lrbench.score import within
 
 FittedKind = Literal["limit_scaled", "paper_capped"]
 CAP_CANDIDATES: tuple[float, ...] = tuple(10.0 ** (k / 4) for k in range(-4, 13))  # 0.1 … 1000, quarter decades

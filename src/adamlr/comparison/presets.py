@@ -2,7 +2,7 @@
 
 Fashion-MNIST stands in for MNIST (which cannot be fetched here); ``vgg9_cifar10`` needs
 ``$ADAMLR_CIFAR10_DIR``. The ``*_bn_*`` presets run what the authors' public code runs
-(:mod:`sample_models.paper_code`, their normalisation, ``scheduler_set="paper-code"``);
+(:mod:`adamlr.zoo.paper_code`, their normalisation, ``scheduler_set="paper-code"``);
 ``vgg9_bn_cifar10`` batches as ``vgg9_cifar10`` does. ``--quick`` shrinks any preset to a
 smoke run of seconds: 512 training and 256 test examples, 3 epochs, 2 weight samples.
 """
@@ -12,13 +12,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from adamlr.compare.runner import CompareSettings
-from adamlr.compare.subset import Subset
+from adamlr.comparison.runner import CompareSettings
+from adamlr.comparison.subset import Subset
 from adamlr.errors import UsageError
 
-N = "sample_models.nets:"
-P = "sample_models.paper_code:"
-D = "sample_models.data:"
+N = "adamlr.zoo.nets:"
+P = "adamlr.zoo.paper_code:"
+D = "adamlr.zoo.data:"
 MINI: dict[str, Any] = {"data": D + "fashion_mini", "test_data": D + "fashion_mini_test"}
 FULL: dict[str, Any] = {"data": D + "fashion_train", "test_data": D + "fashion_test"}
 # The authors' code: their architectures, (x − 0.5)/0.5 inputs, their eight schedulers from 0.01.

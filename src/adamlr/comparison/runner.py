@@ -18,17 +18,17 @@ import torch
 from torch import nn
 
 from adamlr.choices import Batching, DtypeName
-from adamlr.compare.arms import Arm, optional_arms, paper_arms
-from adamlr.compare.range_test import lr_range_test
-from adamlr.compare.store import Store
-from adamlr.compare.summary import aggregate
-from adamlr.compare.training import RunResult, TrainSpec, train
+from adamlr.comparison.arms import Arm, optional_arms, paper_arms
+from adamlr.comparison.range_test import lr_range_test
+from adamlr.comparison.store import Store
+from adamlr.comparison.summary import aggregate
+from adamlr.comparison.training import RunResult, TrainSpec, train
 from adamlr.config import Settings
 from adamlr.data import BatchSource, as_batches
 from adamlr.errors import DataError, UsageError
-from adamlr.estimate import estimate
 from adamlr.loading import describe, load_object
 from adamlr.losses import resolve_loss
+from adamlr.pipeline import estimate
 from adamlr.problem import TORCH_DTYPES, build_model, layout_for, load_batches, resolve_device, training_data
 from adamlr.progress import Progress
 from adamlr.rng import preserved_rng

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from adamlr.recommend.result import BenchmarkResult
-from adamlr.recommend.score import REGRET_LIMIT, WITHIN_FACTOR, RuleSummary
+from lrbench.result import BenchmarkResult
+from lrbench.score import REGRET_LIMIT, WITHIN_FACTOR, RuleSummary
 
 
 def _number(value: float | None, digits: int = 3) -> str:

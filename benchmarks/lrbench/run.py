@@ -13,13 +13,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from adamlr.recommend.fitted import FittedRule, TuneRow, fit_rules
-from adamlr.recommend.grid import GRID_RATES, GridResult, RateCache, RunOutcome, grid_search, train_arm
-from adamlr.recommend.result import BenchmarkResult, SetupResult
-from adamlr.recommend.rules import RuleRate, check_rule_names, compute_rules, lr_free_arms
-from adamlr.recommend.score import RuleScore, RuleSummary, score, summarize
-from adamlr.recommend.setups import PreparedSetup, Setup, prepare_setup
 from adamlr.rng import preserved_rng
+from lrbench.fitted import FittedRule, TuneRow, fit_rules
+from lrbench.grid import GRID_RATES, GridResult, RateCache, RunOutcome, grid_search, train_arm
+from lrbench.result import BenchmarkResult, SetupResult
+from lrbench.rules import RuleRate, check_rule_names, compute_rules, lr_free_arms
+from lrbench.score import RuleScore, RuleSummary, score, summarize
+from lrbench.setups import PreparedSetup, Setup, prepare_setup
 
 ProgressFn = Callable[[str], None]
 
@@ -98,8 +98,8 @@ def run_benchmark(setups: Sequence[Setup], *, rules: list[str] | None = None, lr
     """Run the benchmark on ``setups`` (the caller's global RNG is left as it was).
 
     Args:
-        setups: the problems (see :mod:`adamlr.recommend.setups`).
-        rules: names of :data:`~adamlr.recommend.rules.RULES` to compute (all when None).
+        setups: the problems (see :mod:`lrbench.setups`).
+        rules: names of :data:`~lrbench.rules.RULES` to compute (all when None).
         lr_free: also train the installed learning-rate-free optimizers.
         seed: seed of w0, of the rules and of mini-batch order.
         device: where to train.

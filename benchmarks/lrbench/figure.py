@@ -10,7 +10,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from adamlr.recommend.result import BenchmarkResult, SetupResult
+from lrbench.result import BenchmarkResult, SetupResult
 
 COLUMNS = 4
 LEGEND_INCHES = 0.7

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from adamlr import __version__
-from adamlr.recommend.fitted import FittedRule
-from adamlr.recommend.grid import GridResult, RunOutcome, finite_or_none
-from adamlr.recommend.rules import RuleRate
-from adamlr.recommend.score import RuleScore, RuleSummary
-from adamlr.recommend.setups import Setup
+from lrbench.fitted import FittedRule
+from lrbench.grid import GridResult, RunOutcome, finite_or_none
+from lrbench.rules import RuleRate
+from lrbench.score import RuleScore, RuleSummary
+from lrbench.setups import Setup
 
 
 @dataclass(frozen=True)

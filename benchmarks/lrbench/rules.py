@@ -6,11 +6,11 @@ registry :data:`RULES` runs them in order, so ``probe_halving`` can start from `
 * ``paper``: the paper's α = sqrt(2 L(w0) / (K̂ T)) from :func:`adamlr.estimate` at its
   defaults (Gaussian weight samples), T = the setup's epochs.
 * ``paper_init``: the same with ``weights="init"`` (K̂ over re-initialisations).
-* ``range_test``: the LR range test's suggestion (:func:`adamlr.compare.range_test.lr_range_test`),
+* ``range_test``: the LR range test's suggestion (:func:`adamlr.comparison.range_test.lr_range_test`),
   on batches of the setup's training batch size (the full data for full-batch setups).
 * ``stability``: Adam's stability limit at w0 (:func:`adamlr.diagnostics.stability.adam_stability`).
 * ``probe_halving``: start at the paper's α and halve it until a 10-step full-batch Adam probe
-  from w0 never raises the loss above L(w0) (:func:`adamlr.diagnostics.probe.probe`).
+  from w0 never raises the loss above L(w0) (:func:`adamlr.diagnostics.probing.probe`).
 
 The learning-rate-free optimizers (:data:`LR_FREE`) set their own rate while training; they
 are trained once each and scored by regret only.
@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adamlr.choices import WeightDistribution
-from adamlr.compare.arms import OPTIONAL, Arm, installed
-from adamlr.compare.range_test import lr_range_test
+from adamlr.comparison.arms import OPTIONAL, Arm, installed
+from adamlr.comparison.range_test import lr_range_test
 from adamlr.errors import UsageError
-from adamlr.estimate import estimate
-from adamlr.recommend.setups import PreparedSetup
+from adamlr.pipeline import estimate
+from lrbench.setups import PreparedSetup
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ def stability_rule(prepared: PreparedSetup, earlier: Mapping[str, RuleRate]) -> 
 
 def probe_halving_rule(prepared: PreparedSetup, earlier: Mapping[str, RuleRate]) -> RuleRate:
     """Halve the paper's α until a 10-step full-batch probe from w0 descends (never above L(w0))."""
-    from adamlr.diagnostics.probe import halve_until_descends
+    from adamlr.diagnostics.probing import halve_until_descends
 
     problem = prepared.problem
     found = halve_until_descends(problem.objective, problem.initial_params, earlier["paper"].rate)

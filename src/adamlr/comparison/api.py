@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from adamlr.compare.plots import figures, matplotlib_missing
-from adamlr.compare.runner import CompareProgress, run_compare
-from adamlr.compare.setup import settings_list
+from adamlr.comparison.plots import figures, matplotlib_missing
+from adamlr.comparison.runner import CompareProgress, run_compare
+from adamlr.comparison.setup import settings_list
 
 
 @dataclass(frozen=True)

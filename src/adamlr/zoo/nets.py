@@ -6,6 +6,9 @@ Zero-argument factories at the bottom fix the input size for each sample data se
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import torch
 from torch import nn
 
 
@@ -95,12 +98,13 @@ INITS = ("kaiming_uniform", "kaiming_normal", "xavier_uniform", "orthogonal")
 
 def with_init(model: nn.Module, scheme: str) -> nn.Module:
     """Re-initialise every Linear/Conv weight with ``scheme`` (biases zero), for the init study."""
-    init = {
+    schemes: dict[str, Callable[[torch.Tensor], object]] = {
         "kaiming_uniform": lambda w: nn.init.kaiming_uniform_(w, nonlinearity="relu"),
         "kaiming_normal": lambda w: nn.init.kaiming_normal_(w, nonlinearity="relu"),
-        "xavier_uniform": nn.init.xavier_uniform_,
-        "orthogonal": nn.init.orthogonal_,
-    }[scheme]
+        "xavier_uniform": lambda w: nn.init.xavier_uniform_(w),
+        "orthogonal": lambda w: nn.init.orthogonal_(w),
+    }
+    init = schemes[scheme]
     for m in model.modules():
         if isinstance(m, (nn.Linear, nn.Conv2d)):
             init(m.weight)

@@ -1,7 +1,7 @@
 """The architectures of the authors' public code, which differ from the paper's text.
 
 The code (GitHub ``alokendumazumder/ADAM_Convergence``, ``models.py``) builds, where the
-paper's text suggests plain networks (``sample_models.nets``):
+paper's text suggests plain networks (``adamlr.zoo.nets``):
 
 * **BN-everywhere MLP**: every layer is ``Linear → BatchNorm1d(track_running_stats=False)
   → ReLU``, *the output layer included* (its logits pass through BatchNorm and a ReLU).
@@ -14,8 +14,8 @@ paper's text suggests plain networks (``sample_models.nets``):
   deviation*: the code calls ``nn.init.normal_(weight, 0, 0.04)``, whose third argument is
   ``std``.
 
-LeNet and VGG-9 keep this package's layouts (:func:`sample_models.nets.lenet`, max-pooling,
-28×28 padded to 32×32; :data:`sample_models.nets.VGG9_LAYOUT`) with BatchNorm (running
+LeNet and VGG-9 keep this package's layouts (:func:`adamlr.zoo.nets.lenet`, max-pooling,
+28×28 padded to 32×32; :data:`adamlr.zoo.nets.VGG9_LAYOUT`) with BatchNorm (running
 statistics on, PyTorch's default, as in the authors' code) after every convolution and
 every hidden linear layer; their output layer is a plain Linear. The authors' own LeNet
 average-pools with padding 1, and their VGG-9 stops at 256 channels with an adaptive
@@ -31,7 +31,7 @@ from typing import TypeVar
 
 from torch import nn
 
-from sample_models.nets import lenet, mlp, vgg9
+from adamlr.zoo.nets import lenet, mlp, vgg9
 
 PAPER_CODE_OUTPUTS = 1000  # the authors' get_model: output_dim = 1000 for every net and data set
 MLP_WEIGHT_STD = 0.04
@@ -112,7 +112,7 @@ def vgg9_bn(outputs: int = PAPER_CODE_OUTPUTS) -> nn.Sequential:
     return normal_init_(net, VGG9_WEIGHT_STD)
 
 
-# Zero-argument factories, by import path: sample_models.paper_code:mlp3_bn_fashion etc.
+# Zero-argument factories, by import path: adamlr.zoo.paper_code:mlp3_bn_fashion etc.
 def mlp1_bn_fashion() -> nn.Module:
     return mlp_bn(1)
 

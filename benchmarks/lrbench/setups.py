@@ -3,7 +3,7 @@
 Each :class:`Setup` names a model factory and a data factory in
 :mod:`sample_models.setups`. :func:`prepare_setup` builds what every rule and every
 training run shares: the initial weights w0 (the model factory called under one seed),
-the data as a :class:`~adamlr.data.BatchSource`, and a :class:`~adamlr.compare.training.TrainSpec`.
+the data as a :class:`~adamlr.data.BatchSource`, and a :class:`~adamlr.comparison.training.TrainSpec`.
 
 The split into ``tune`` and ``holdout`` halves is declared here, before any result was
 seen: a rule with a fitted constant takes it from the ``tune`` half only and is judged
@@ -21,7 +21,7 @@ from typing import Literal
 from torch import nn
 
 from adamlr.choices import DtypeName
-from adamlr.compare.training import TrainSpec
+from adamlr.comparison.training import TrainSpec
 from adamlr.data import BatchSource
 from adamlr.errors import UsageError
 from adamlr.problem import Problem, prepare

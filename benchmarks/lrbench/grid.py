@@ -16,10 +16,10 @@ from typing import Any
 
 import torch
 
-from adamlr.compare.arms import Arm
-from adamlr.compare.training import RunResult, train
-from adamlr.recommend.setups import PreparedSetup
+from adamlr.comparison.arms import Arm
+from adamlr.comparison.training import RunResult, train
 from adamlr.rng import preserved_rng
+from lrbench.setups import PreparedSetup
 
 GRID_RATES: tuple[float, ...] = tuple(10.0 ** (-5 + k / 2) for k in range(11))
 TIE_RTOL = 1e-6

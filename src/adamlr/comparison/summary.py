@@ -7,8 +7,8 @@ import io
 import statistics
 from typing import Any
 
-from adamlr.compare.store import Store
-from adamlr.compare.training import RunResult
+from adamlr.comparison.store import Store
+from adamlr.comparison.training import RunResult
 
 
 def _stat(values: list[float | None]) -> dict[str, float | None]:

@@ -1,7 +1,7 @@
 """``estimate``: Algorithm 2 (:mod:`adamlr.algorithm`) wrapped with the cache, the journal, Ctrl-C and strict.
 
 >>> from adamlr import estimate
->>> result = estimate("sample_models.nets:mlp1_digits", "sample_models.data:digits", epochs=100)  # doctest: +SKIP
+>>> result = estimate("adamlr.zoo.nets:mlp1_digits", "adamlr.zoo.data:digits", epochs=100)  # doctest: +SKIP
 >>> result.lr  # doctest: +SKIP
 """
 

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from adamlr.choices import Batching
-from adamlr.compare.arms import Arm
+from adamlr.comparison.arms import Arm
 from adamlr.data import Batch, BatchSource
 from adamlr.losses import LossSpec
 from adamlr.objective import Objective, Params, differs_in_eval

@@ -1,17 +1,17 @@
 """How good is a recommended rate? A benchmark against the best constant Adam rate of a grid search.
 
->>> from adamlr.recommend import run_benchmark, select_setups
+>>> from lrbench import run_benchmark, select_setups
 >>> result = run_benchmark(select_setups(["lsq"], epochs=20))  # doctest: +SKIP
 >>> result.summary("all", "paper").within_3x  # doctest: +SKIP
 """
 
-from adamlr.recommend.fitted import FittedRule
-from adamlr.recommend.grid import GRID_RATES, GridResult, RunOutcome, best_outcome, grid_search
-from adamlr.recommend.result import BenchmarkResult, SetupResult
-from adamlr.recommend.rules import RULES, RuleRate, compute_rules
-from adamlr.recommend.run import run_benchmark
-from adamlr.recommend.score import RuleScore, RuleSummary, regret, summarize
-from adamlr.recommend.setups import (
+from lrbench.fitted import FittedRule
+from lrbench.grid import GRID_RATES, GridResult, RunOutcome, best_outcome, grid_search
+from lrbench.result import BenchmarkResult, SetupResult
+from lrbench.rules import RULES, RuleRate, compute_rules
+from lrbench.run import run_benchmark
+from lrbench.score import RuleScore, RuleSummary, regret, summarize
+from lrbench.setups import (
     QUICK_EPOCHS,
     QUICK_SETUPS,
     SETUPS,

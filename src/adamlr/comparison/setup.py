@@ -7,10 +7,10 @@ import inspect
 from pathlib import Path
 from typing import Any
 
-from adamlr.compare.presets import preset as load_preset
-from adamlr.compare.presets import quick as shrink
-from adamlr.compare.runner import CompareSettings
-from adamlr.compare.schedules import SCHEDULER_SETS
+from adamlr.comparison.presets import preset as load_preset
+from adamlr.comparison.presets import quick as shrink
+from adamlr.comparison.runner import CompareSettings
+from adamlr.comparison.schedules import SCHEDULER_SETS
 from adamlr.config import FIELD_NAMES, read_yaml
 from adamlr.errors import ConfigError, did_you_mean
 

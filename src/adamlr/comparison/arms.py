@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from adamlr.compare.schedules import SCHEDULER_SETS, schedule_values
+from adamlr.comparison.schedules import SCHEDULER_SETS, schedule_values
 
 BASE_LR = 1e-3
 CONSTANT_LRS = (1e-2, 1e-3, 1e-4, 1e-5)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from adamlr.compare.training import trainable
+from adamlr.comparison.training import trainable
 from adamlr.data import BatchSource
 from adamlr.losses import LossSpec
 from adamlr.objective import Objective
