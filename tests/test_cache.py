@@ -71,9 +71,9 @@ def test_changed_initial_weights_miss(tmp_path):
 
 def test_version_is_part_of_the_key(tmp_path, monkeypatch):
     run(Cache(tmp_path))
-    import adamlr.cache
+    import adamlr.fingerprints
 
-    monkeypatch.setattr(adamlr.cache, "__version__", "99.0")
+    monkeypatch.setattr(adamlr.fingerprints, "__version__", "99.0")
     assert run(Cache(tmp_path)).cache["hit"] is False
 
 
@@ -156,3 +156,75 @@ def test_sample_round_trips_with_bounded_and_old_entries_load_without_it():
     old = {k: v for k, v in dataclasses.asdict(s).items() if k not in ("bounded", "upper_bound")}
     loaded = sample_from_dict(json.loads(json.dumps(old)))
     assert loaded.bounded is False and loaded.upper_bound is None
+
+
+USER_CODE = '''
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(4, 8)
+        self.b = nn.Linear(8, 3)
+
+    def forward(self, x):
+        return self.b(torch.tanh(self.a(x)))
+
+
+def make_net():
+    torch.manual_seed(0)
+    return Net()
+
+
+def data():
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(64, 4, generator=g), torch.randint(0, 3, (64,), generator=g)
+
+
+def loss(outputs, targets):
+    return nn.functional.cross_entropy(outputs, targets)
+'''
+
+
+def _cli_estimate(path, cache_dir):
+    out = subprocess.run([sys.executable, "-m", "adamlr", "estimate", "--model", f"{path}:make_net", "--data",
+                          f"{path}:data", "--loss", f"{path}:loss", "--epochs", "5", "--samples", "2", "--json",
+                          "--cache-dir", str(cache_dir)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout)
+
+
+@pytest.mark.parametrize("edit", [
+    None,                                                                       # nothing changed: a hit
+    ("return self.b(torch.tanh(self.a(x)))", "return self.b(torch.relu(self.a(x)) ** 2)"),  # forward
+    ("return nn.functional.cross_entropy(outputs, targets)",
+     "return nn.functional.cross_entropy(outputs, targets, label_smoothing=0.1)"),  # the loss function
+])
+def test_an_edit_to_the_code_misses_the_cache(tmp_path, edit):
+    """Issue 20: the key hashed repr(module) and the weights, so a new forward returned the old K̂."""
+    path = tmp_path / "user_model.py"
+    path.write_text(USER_CODE)
+    first = _cli_estimate(path, tmp_path / "cache")
+    if edit is not None:
+        path.write_text(USER_CODE.replace(*edit))
+    second = _cli_estimate(path, tmp_path / "cache")
+    assert second["cache"]["hit"] is (edit is None)
+    if edit is not None:
+        assert second["k_hat"] != pytest.approx(first["k_hat"], rel=1e-3)
+        assert second["cache"]["key"] != first["cache"]["key"]
+
+
+def test_code_digest_covers_model_classes_and_functions():
+    from adamlr.fingerprints import code_digest, model_classes, source_of
+
+    net = f.tiny_mlp()
+    assert model_classes(net) == []  # torch's own classes: their code is pinned by torch's version
+    base = code_digest(net, (f.tiny_mlp, None), f.tiny_data)
+    assert code_digest(net, (f.tiny_relu_mlp, None), f.tiny_data) != base
+    assert code_digest(net, (f.tiny_mlp, f.smoothed_cross_entropy), f.tiny_data) != base
+    namespace: dict = {}
+    exec("def g(x):\n    return x + 1\n", namespace)  # no source file: the compiled code stands in
+    exec("def h(x):\n    return x + 2\n", namespace)
+    assert source_of(namespace["g"]) != source_of(namespace["h"])

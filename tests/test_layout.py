@@ -2,7 +2,6 @@
 attribute; the API functions shadow no module; no import cycle; no module takes another's private names; and
 the layers cli → api → kernel → numerics import only downwards."""
 
-import ast
 import importlib
 import pkgutil
 from pathlib import Path

@@ -16,16 +16,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import platform
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import nn
-
-from adamlr._version import __version__
-from adamlr.data import BatchSource
 from adamlr.files import write_atomic
+from adamlr.fingerprints import code_digest, data_digest, fingerprint, model_digest
 
 if TYPE_CHECKING:
     from adamlr.config import Settings
@@ -38,40 +33,6 @@ NOT_IN_KEY = ("strict", "parallel")  # settings that change no number (a distrib
 def cache_dir(explicit: str | Path | None = None) -> Path:
     """``explicit``, else ``$ADAMLR_CACHE_DIR``, else ``.adamlr-cache`` in the working directory."""
     return Path(explicit or os.environ.get("ADAMLR_CACHE_DIR") or DEFAULT_DIR)
-
-
-def _tensor_bytes(t: torch.Tensor) -> bytes:
-    return t.detach().to("cpu").contiguous().view(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b""
-
-
-def model_digest(module: nn.Module) -> tuple[str, str]:
-    """(architecture digest, initial-weights digest) of a module."""
-    arch = hashlib.sha256(repr(module).encode())
-    weights = hashlib.sha256()
-    for name, t in module.state_dict().items():
-        arch.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
-        weights.update(name.encode())
-        weights.update(_tensor_bytes(t))
-    return arch.hexdigest(), weights.hexdigest()
-
-
-def data_digest(batches: BatchSource) -> tuple[str, int]:
-    """sha256 over every batch's bytes, streamed one batch at a time, and the example count."""
-    h = hashlib.sha256()
-    n = 0
-    for batch in batches:
-        for path, t in batch.tensors():
-            h.update(f"{path}:{tuple(t.shape)}:{t.dtype}".encode() if not path.isdigit() else
-                     f"{tuple(t.shape)}:{t.dtype}".encode())  # a tuple's items as before dict batches existed
-            h.update(_tensor_bytes(t))
-        n += batch.size
-    return h.hexdigest(), n
-
-
-def fingerprint(parts: dict[str, Any]) -> str:
-    """The cache key: sha256 of the canonical JSON of ``parts`` plus versions."""
-    full = dict(parts, adamlr=__version__, torch=torch.__version__, python=platform.python_version())
-    return hashlib.sha256(json.dumps(full, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
 def _checksum(obj: Any) -> str:
@@ -147,9 +108,17 @@ class Cache:
 
 
 def problem_key(problem: Problem, settings: Settings) -> str:
-    """Fingerprint of a prepared problem and its settings (streams the data once to hash it)."""
+    """Fingerprint of a prepared problem, its code and its settings (streams the data once to hash it).
+
+    The key covers the model's architecture, parameter shapes and initial weights; the source of the
+    model's classes, the factory, the loss function and the data factory with its module
+    (:func:`adamlr.fingerprints.code_digest`); the data's contents; the loss; every setting that
+    changes a number; the device type; and the adamlr, torch and Python versions.
+    """
     arch, weights = model_digest(problem.user_model)
     data, n = data_digest(problem.objective.batches)
+    sources = problem.sources
+    code = code_digest(problem.user_model, (sources.factory, sources.loss), sources.data)
     chosen = {k: v for k, v in settings.to_dict().items() if k not in NOT_IN_KEY}
-    return fingerprint({"architecture": arch, "weights": weights, "data": data, "examples": n,
+    return fingerprint({"architecture": arch, "weights": weights, "code": code, "data": data, "examples": n,
                         "loss": problem.objective.loss_name, "settings": chosen, "device": problem.device.type})

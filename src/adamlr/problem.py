@@ -55,16 +55,17 @@ def build_model(model: Any, seed: int) -> tuple[nn.Module, Callable[[], nn.Modul
 
 
 def load_batches(data: Any, *, device: torch.device, dtype: torch.dtype, chunk_size: int | None = None,
-                 layout: BatchLayout | None = None, shard: Shard | None = None) -> BatchSource:
+                 layout: BatchLayout | None = None, shard: Shard | None = None, name: str | None = None) -> BatchSource:
     """A :class:`BatchSource` for data given as an import path or an object (see :func:`as_batches`).
 
     ``shard(obj, name)``, when given, cuts the user's object to this process's share first
     (:class:`adamlr.sharding.Sharder`).
     """
     obj = load_object(data) if isinstance(data, str) else data
+    name = name or describe(data)
     if shard is not None:
-        obj = shard(obj, describe(data))
-    return as_batches(obj, name=describe(data), device=device, dtype=dtype, chunk_size=chunk_size, layout=layout)
+        obj = shard(obj, name)
+    return as_batches(obj, name=name, device=device, dtype=dtype, chunk_size=chunk_size, layout=layout)
 
 
 def layout_for(loss: Any, inputs: Any = None, targets: Any = None) -> BatchLayout:
@@ -103,6 +104,21 @@ def training_data(model: Any, loss: Any, seed: int) -> Any:
     return model_data(module, loss, name)
 
 
+@dataclass(frozen=True)
+class Sources:
+    """What defines a problem as code, as the user gave it, for the cache key (:mod:`adamlr.fingerprints`).
+
+    Attributes:
+        factory: the model factory (None for a module instance).
+        loss: the loss function (or the name of one).
+        data: the data object or its factory (None for a LightningModule's own loader).
+    """
+
+    factory: Any = None
+    loss: Any = None
+    data: Any = None
+
+
 @dataclass
 class Problem:
     """The resolved model, data and loss.
@@ -113,6 +129,8 @@ class Problem:
         objective: L(w) on a working copy of the model.
         initial_params: w0, the factory's weights, on the working device and dtype.
         warnings: things the user should know (which statistics BatchNorm uses, …).
+        sources: what defines the problem as code, for the cache key: the model factory, the loss
+            function and the data object or factory as the user gave them (see :mod:`adamlr.fingerprints`).
     """
 
     user_model: nn.Module
@@ -123,6 +141,7 @@ class Problem:
     device: torch.device
     dtype: torch.dtype
     warnings: list[str]
+    sources: Sources = Sources()
 
     @property
     def n_params(self) -> int:
@@ -149,14 +168,16 @@ def prepare(model: Any, data: Any, loss: str | LossFn, *, device: str, dtype: Dt
     work, warnings = working_copy(user_model, dev, torch_dtype, norm_mode)
     if data is None:
         data = model_data(user_model, loss, model_name)
-    batches = load_batches(data, device=dev, dtype=torch_dtype, chunk_size=chunk_size,
+    data_object = load_object(data) if isinstance(data, str) else data
+    batches = load_batches(data_object, name=describe(data), device=dev, dtype=torch_dtype, chunk_size=chunk_size,
                            layout=layout_for(loss, inputs, targets), shard=shard)
     warnings += _batch_statistics_notes(work, batches, norm_mode)
     if loss == "training_step":
         warnings.append("the loss is the model's training_step(batch, batch_idx), called outside a Trainer: its "
                         "self.log calls are ignored")
     objective = Objective(work, loss_fn, batches, loss_name, output)
-    return Problem(user_model, factory, model_name, objective, trainable_parameters(work), dev, torch_dtype, warnings)
+    return Problem(user_model, factory, model_name, objective, trainable_parameters(work), dev, torch_dtype, warnings,
+                   sources=Sources(factory, loss_fn, data_object))
 
 
 def _batch_statistics_notes(work: nn.Module, batches: BatchSource, norm_mode: NormMode) -> list[str]:
