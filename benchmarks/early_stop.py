@@ -30,8 +30,8 @@ from adamlr.config import Settings
 from adamlr.hvp import HessianOperator
 from adamlr.problem import Problem, prepare
 from adamlr.progress import Progress
-from adamlr.result import SampleResult
 from adamlr.rng import preserved_rng
+from adamlr.samples import SampleResult
 from adamlr.sampling import sample_seed, sample_weights
 from adamlr.solvers import spectral_norm
 

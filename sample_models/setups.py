@@ -206,6 +206,34 @@ def tiny_transformer_model() -> nn.Module:
     return TinyTransformer()
 
 
+def tanh_deep_model() -> nn.Module:
+    """A deep tanh MLP on digits: 64 → 8 hidden layers of 64 → 10 (PyTorch's default init)."""
+    layers: list[nn.Module] = [nn.Flatten()]
+    for fan_in in (64,) * 8:
+        layers += [nn.Linear(fan_in, 64), nn.Tanh()]
+    return nn.Sequential(*layers, nn.Linear(64, 10))
+
+
+def cnn_model() -> nn.Module:
+    """A small CNN without normalisation for 14×14 images: two strided 3×3 convolutions, pooling, a linear head."""
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, stride=2, padding=1), nn.ReLU(),
+        nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(128, 10),
+    )
+
+
+def fashion_cnn_data() -> Pair:
+    """A fixed subset of 2,048 Fashion-MNIST training images, 2×2-average-pooled to ``(n, 1, 14, 14)``."""
+    x, y = _fashion(FASHION_MINIBATCH_SUBSET)
+    return F.avg_pool2d(x, 2), y.clone()
+
+
+def fashion_large_minibatch_data() -> Pair:
+    """A fixed subset of 8,192 Fashion-MNIST training images, for the large-batch setup."""
+    return _clone(_fashion(8192))
+
+
 def minibatch_mlp_model() -> nn.Module:
     """ReLU MLP on Fashion-MNIST, trained with mini-batches: 784 → 64 → 10."""
     return nets.mlp(784, width=64, depth=1)

@@ -1,34 +1,39 @@
-"""The Algorithm 2 kernel on its own: no cache, no journal, no files; samples and K̂ against oracles."""
+"""The Algorithm 2 kernel on its own: no cache, no journal, no files; samples and K̂ against oracles;
+the sizing to the answer (subset growth, the adaptive draw, identical samples) on closed forms."""
 
-import math
 import os
 
 import numpy as np
 import pytest
 import torch
 
-from adamlr.algorithm import RunFacts, build_result, k_hat_of, run_samples, solve_sample
-from adamlr.config import Settings
+from adamlr.algorithm import SolveSpec, k_hat_of, run_samples, settled, solve_sample
 from adamlr.errors import NumericalError
-from adamlr.formula import recommended_lr
 from adamlr.problem import prepare
 from adamlr.progress import Progress
 from adamlr.rng import preserved_rng
+from adamlr.sampling import reinitializer
+from adamlr.subsets import Subsampler
 from tests.assets import factories as f
 
 A = "tests.assets.factories:"
-TIGHT = dict(tol=1e-8, max_iter=60, dtype="float64", device="cpu")
+TIGHT = SolveSpec(samples=3, tol=1e-8, max_iter=60)
 
 
-def lsq_problem(settings):
+def problem_of(model="linear_model", data="lsq_data", loss="mse", dtype="float64"):
     with preserved_rng():
-        return prepare(A + "linear_model", A + "lsq_data", settings.loss, device="cpu", dtype=settings.dtype,
-                       seed=settings.seed)
+        return prepare(A + model, A + data, loss, device="cpu", dtype=dtype, seed=0)
 
 
-def lsq_top_eigenvalue():
-    x, _ = f.lsq_data()
+def lsq_top_eigenvalue(data=f.lsq_data):
+    x, _ = data()
     return float(np.linalg.eigvalsh(2.0 / x.shape[0] * (x.double().T @ x.double()).numpy())[-1])
+
+
+def run(problem, spec, finished=None, sink=None, progress=None):
+    return run_samples(problem.objective, problem.initial_params, spec, finished=finished or {},
+                       on_sample=sink or (lambda s: None), progress=progress or Progress(),
+                       make_model=reinitializer(problem.factory, problem.user_model))
 
 
 class Events(Progress):
@@ -41,39 +46,35 @@ class Events(Progress):
 
 def test_kernel_k_hat_is_the_least_squares_hessian_norm_and_writes_nothing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    settings = Settings(epochs=10, loss="mse", samples=3, **TIGHT)
-    problem = lsq_problem(settings)
     heard = []
-    samples = run_samples(problem, settings, "cached", finished={}, on_sample=heard.append, progress=Progress())
-    assert [s.index for s in samples] == [0, 1, 2] and heard == list(samples)
-    assert k_hat_of(samples) == pytest.approx(lsq_top_eigenvalue(), rel=1e-8)
+    outcome = run(problem_of(), TIGHT, sink=heard.append)
+    assert [s.index for s in outcome.samples] == [0, 1, 2] and heard == list(outcome.samples)
+    assert k_hat_of(outcome.samples) == pytest.approx(lsq_top_eigenvalue(), rel=1e-8)
+    assert outcome.stop == "all drawn" and outcome.examples == outcome.total_examples == 40
     assert os.listdir(tmp_path) == []  # no cache, no journal, no file of any kind
 
 
 def test_finished_samples_are_reused_and_the_sink_hears_new_ones_before_progress():
-    settings = Settings(epochs=10, loss="mse", samples=4, **TIGHT)
-    problem = lsq_problem(settings)
-    earlier = solve_sample(problem, settings, 1, "cached", Progress())
+    problem = problem_of()
+    spec = SolveSpec(samples=4, tol=1e-8, max_iter=60)
+    earlier, _ = solve_sample(problem.objective, problem.initial_params, spec, 1, Progress())
     log = []
-    samples = run_samples(problem, settings, "cached", finished={1: earlier},
-                          on_sample=lambda s: log.append(("sink", s.index)), progress=Events(log))
-    assert samples[1] is earlier
+    outcome = run(problem, spec, finished={1: earlier}, sink=lambda s: log.append(("sink", s.index)),
+                  progress=Events(log))
+    assert outcome.samples[1] is earlier
     assert log == [("sink", 0), ("progress", 0), ("progress", 1), ("sink", 2), ("progress", 2),
                    ("sink", 3), ("progress", 3)]
 
 
 def test_a_sample_alone_equals_the_same_sample_in_a_run():
-    settings = Settings(epochs=10, samples=3, device="cpu", dtype="float64", tol=1e-6)
-    with preserved_rng():
-        problem = prepare(A + "tiny_mlp", A + "tiny_data", settings.loss, device="cpu", dtype="float64", seed=0)
-    full = run_samples(problem, settings, "cached", finished={}, on_sample=lambda s: None, progress=Progress())
-    alone = solve_sample(problem, settings, 2, "cached", Progress())
-    assert alone.spectral_norm == full[2].spectral_norm and alone.history == full[2].history
+    problem = problem_of("tiny_mlp", "tiny_data", "cross_entropy")
+    spec = SolveSpec(samples=3, tol=1e-6, early_stop=False)
+    full = run(problem, spec)
+    alone, _ = solve_sample(problem.objective, problem.initial_params, spec, 2, Progress())
+    assert alone.spectral_norm == full.samples[2].spectral_norm and alone.history == full.samples[2].history
 
 
 def test_interrupt_propagates_after_the_sink_heard_every_finished_sample():
-    settings = Settings(epochs=10, loss="mse", samples=5, **TIGHT)
-    problem = lsq_problem(settings)
     heard = []
 
     def sink(sample):
@@ -82,58 +83,24 @@ def test_interrupt_propagates_after_the_sink_heard_every_finished_sample():
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        run_samples(problem, settings, "cached", finished={}, on_sample=sink, progress=Progress())
+        run(problem_of(), SolveSpec(samples=5, tol=1e-8, max_iter=60), sink=sink)
     assert heard == [0, 1]
 
 
-def test_build_result_is_pure_and_applies_the_formula():
-    settings = Settings(epochs=10, loss="mse", samples=2, **TIGHT)
-    problem = lsq_problem(settings)
-    samples = run_samples(problem, settings, "cached", finished={}, on_sample=lambda s: None, progress=Progress())
-    loss0 = problem.objective.value(problem.initial_params)
-    facts = RunFacts(seconds=1.0, peak_memory_bytes=None, peak_memory_kind="n/a", notes=("a note",))
-    first = build_result(problem, settings, loss0, samples, "cached", facts)
-    second = build_result(problem, settings, loss0, samples, "cached", facts)
-    assert first == second and first.cache is None and not first.partial
-    assert first.lr == pytest.approx(recommended_lr(loss0, first.k_hat, 10), rel=1e-12)
-    assert first.lr == pytest.approx(math.sqrt(2 * loss0 / (lsq_top_eigenvalue() * 10)), rel=1e-7)
-    assert "a note" in first.warnings
-
-
 def test_zero_curvature_is_a_numerical_error():
-    settings = Settings(epochs=1, loss=f.mean_output, samples=2, **TIGHT)
     with preserved_rng():
         problem = prepare(A + "linear_model", A + "lsq_data", f.mean_output, device="cpu", dtype="float64", seed=0)
-    samples = run_samples(problem, settings, "stream", finished={}, on_sample=lambda s: None, progress=Progress())
-    assert all(s.spectral_norm == 0.0 for s in samples)
+    outcome = run(problem, SolveSpec(samples=2, tol=1e-8, hvp="stream"))
+    assert all(s.spectral_norm == 0.0 for s in outcome.samples)
     with pytest.raises(NumericalError, match="positive Hessian spectral norm"):
-        k_hat_of(samples)
-
-
-def test_data_facts_are_known_once_the_source_exists():
-    settings = Settings(epochs=1, loss="mse", samples=1, **TIGHT)
-    problem = lsq_problem(settings)
-    batches = problem.objective.batches
-    x, _ = f.lsq_data()
-    assert batches.n_examples == x.shape[0] and batches.n_batches == 1 and batches.random_access is not None
-    weighted = list(problem.objective.weighted_losses(problem.initial_params))  # no value() needed first
-    assert float(sum(weighted)) == pytest.approx(problem.objective.value(problem.initial_params), rel=1e-12)
-    assert torch.is_tensor(weighted[0])
-
-
-def tiny_problem(settings):
-    with preserved_rng():
-        return prepare(A + "tiny_mlp", A + "tiny_data", settings.loss, device="cpu", dtype="float64", seed=0)
+        k_hat_of(outcome.samples)
 
 
 def test_samples_below_the_running_maximum_stop_bounded_and_k_hat_is_unchanged():
-    settings = Settings(epochs=10, samples=10, device="cpu", dtype="float64", tol=1e-6)
-    problem = tiny_problem(settings)
-    kw = dict(finished={}, on_sample=lambda s: None, progress=Progress())
-    early = run_samples(problem, settings, "cached", **kw)
-    full = run_samples(problem, settings, "cached", early_stop=False, **kw)
-    bounded = [s for s in early if s.bounded]
-    assert bounded, "expected some sample below the running maximum to stop early"
+    problem = problem_of("tiny_mlp", "tiny_data", "cross_entropy")
+    early = run(problem, SolveSpec(samples=10, tol=1e-6)).samples
+    full = run(problem, SolveSpec(samples=10, tol=1e-6, early_stop=False)).samples
+    assert [s for s in early if s.bounded], "expected some sample below the running maximum to stop early"
     assert k_hat_of(early) == k_hat_of(full)
     for e, f_ in zip(early, full):
         ceiling = max((s.spectral_norm for s in early[: e.index]), default=0.0)
@@ -142,22 +109,90 @@ def test_samples_below_the_running_maximum_stop_bounded_and_k_hat_is_unchanged()
             assert e.spectral_norm <= f_.spectral_norm * (1 + 1e-9) and f_.spectral_norm < e.upper_bound < ceiling
         else:  # every other solve is the very same
             assert e.history == f_.history and e.converged
-    assert not any(s.bounded for s in full)
 
 
-def test_solve_sample_without_a_ceiling_is_todays_solve():
-    settings = Settings(epochs=10, samples=3, device="cpu", dtype="float64", tol=1e-6)
-    problem = tiny_problem(settings)
-    free = solve_sample(problem, settings, 2, "cached", Progress())
-    capped = solve_sample(problem, settings, 2, "cached", Progress(), ceiling=10 * free.spectral_norm)
+def test_solve_sample_without_a_ceiling_is_the_plain_solve():
+    problem = problem_of("tiny_mlp", "tiny_data", "cross_entropy")
+    spec = SolveSpec(samples=3, tol=1e-6)
+    free, _ = solve_sample(problem.objective, problem.initial_params, spec, 2, Progress())
+    capped, _ = solve_sample(problem.objective, problem.initial_params, spec, 2, Progress(),
+                             ceiling=10 * free.spectral_norm)
     assert not free.bounded and free.converged
     assert capped.bounded and capped.iterations < free.iterations
     assert capped.history == free.history[: capped.iterations]
 
 
 def test_samples_averaged_over_batches_are_never_bounded():
-    settings = Settings(epochs=10, samples=4, device="cpu", dtype="float64", tol=1e-6, batch_size=8,
-                        batches_per_sample=2)
-    problem = tiny_problem(settings)
-    samples = run_samples(problem, settings, "cached", finished={}, on_sample=lambda s: None, progress=Progress())
-    assert not any(s.bounded for s in samples)
+    problem = problem_of("tiny_mlp", "tiny_data", "cross_entropy")
+    outcome = run(problem, SolveSpec(samples=4, tol=1e-6, batch_size=8, batches_per_sample=2))
+    assert not any(s.bounded for s in outcome.samples)
+
+
+# --- sized to the answer ----------------------------------------------------------------------------------
+
+
+def test_the_settling_rule():
+    assert settled([2.0, 1.9, 1.85], 0.1) and not settled([2.0, 1.9], 0.1)  # three at least
+    assert not settled([2.0, 1.5, 1.9], 0.1)  # one sample 25 % below the maximum
+    assert settled([1.0, 1.0, 1.0, 0.91], 0.1) and not settled([1.0, 1.0, 1.0, 0.89], 0.1)
+
+
+def test_the_adaptive_draw_stops_when_the_samples_settle_and_its_k_hat_is_the_full_draws_within_accuracy():
+    """Least squares: the Hessian is the same at every weight sample, so three samples settle it exactly."""
+    problem = problem_of()
+    adaptive = run(problem, SolveSpec(samples=10, adaptive=True, tol=1e-8, max_iter=60))
+    assert adaptive.stop == "settled" and len(adaptive.samples) == 3
+    assert k_hat_of(adaptive.samples) == pytest.approx(lsq_top_eigenvalue(), rel=1e-8)
+    fixed = run(problem, SolveSpec(samples=10, adaptive=False, tol=1e-8, max_iter=60))
+    assert fixed.stop == "all drawn" and len(fixed.samples) == 10
+
+
+def test_samples_that_do_not_settle_are_all_drawn():
+    problem = problem_of("tiny_mlp", "tiny_data", "cross_entropy")
+    outcome = run(problem, SolveSpec(samples=6, adaptive=True, accuracy=1e-6, tol=1e-6))
+    norms = [s.spectral_norm for s in outcome.samples]
+    assert outcome.stop == "all drawn" and len(norms) == 6 and max(norms) - min(norms) > 1e-6 * max(norms)
+
+
+def test_a_factory_of_fixed_weights_gives_one_sample_under_weights_init():
+    problem = problem_of("fixed_weights_model", "tiny_data", "cross_entropy")
+    outcome = run(problem, SolveSpec(samples=10, weights="init", tol=1e-6))
+    assert outcome.stop == "identical" and len(outcome.samples) == 1
+    gaussian = run(problem, SolveSpec(samples=3, weights="gaussian", tol=1e-6))
+    assert gaussian.stop == "all drawn" and len(gaussian.samples) == 3
+
+
+def test_subset_growth_stops_when_the_norm_settles_and_samples_use_that_subset():
+    """6,000 least-squares rows: H_m = 2/m X_mᵀX_m on nested random subsets; the growth stops once two sizes
+    agree within accuracy/2, every sample then uses that subset, and K̂ is that subset's exact norm."""
+    problem = problem_of("wide_linear_model", "large_lsq_data")
+    spec = SolveSpec(samples=3, subset="auto", accuracy=0.1, tol=1e-8, max_iter=60)
+    outcome = run(problem, spec)
+    sizes = [m for m, _ in outcome.growth]
+    assert sizes[0] == 512 and all(b == 2 * a for a, b in zip(sizes, sizes[1:])) and outcome.examples == sizes[-1]
+    norms = [h for _, h in outcome.growth]
+    assert abs(norms[-1] - norms[-2]) <= 0.05 * norms[-1]
+    assert all(s.examples == outcome.examples for s in outcome.samples) and outcome.total_examples == 6000
+    x, _ = f.large_lsq_data()
+    index = Subsampler(problem.objective.batches, _subset_seed()).order[: outcome.examples]
+    xs = x[index].double()
+    exact = float(np.linalg.eigvalsh((2.0 / xs.shape[0] * xs.T @ xs).numpy())[-1])
+    assert k_hat_of(outcome.samples) == pytest.approx(exact, rel=1e-7)
+    assert k_hat_of(outcome.samples) == pytest.approx(lsq_top_eigenvalue(f.large_lsq_data), rel=0.1)
+
+
+def _subset_seed():
+    from adamlr.sampling import sample_seed
+
+    return sample_seed(0, 0, stream=4)
+
+
+def test_nested_subsets_keep_the_data_shape():
+    problem = problem_of("wide_linear_model", "large_lsq_data")
+    sub = Subsampler(problem.objective.batches, 7)
+    small, large = sub.subset(512), sub.subset(1024)
+    xs, xl = next(iter(small)).inputs, next(iter(large)).inputs
+    assert small.n_batches == 1 and xs.shape == (512, 8) and torch.equal(xl[:512], xs)  # nested, one batch
+    assert sub.subset(3001) is problem.objective.batches  # more than half: all of it
+    parts = sub.parts(1024, 8)
+    assert [p.n_examples for p in parts] == [128] * 8

@@ -155,7 +155,7 @@ def test_check_reads_the_layout_from_its_section(tmp_path, oracle):
     r = CliRunner().invoke(app, ["check", "-c", str(config), "--lr-key", "optimizer.lr", "--format", "json",
                                  "--no-cache"])
     assert r.exit_code in (0, 4), r.stderr
-    assert json.loads(r.stdout)["recommended_lr"] == pytest.approx(oracle.lr, rel=1e-9)
+    assert json.loads(r.stdout)["estimate"]["lr"] == pytest.approx(oracle.lr, rel=1e-9)
 
 
 def test_non_tensor_inputs_point_to_inputs_option():

@@ -148,7 +148,7 @@ def test_torn_journal_line_is_ignored(tmp_path):
 def test_sample_round_trips_with_bounded_and_old_entries_load_without_it():
     import dataclasses
 
-    from adamlr.result import SampleResult, sample_from_dict
+    from adamlr.samples import SampleResult, sample_from_dict
 
     s = SampleResult(index=3, spectral_norm=1.5, eigenvalue=1.5, iterations=12, converged=False, residual=0.004,
                      seconds=0.1, loss=2.0, gradient_norm=0.5, history=(1.0, 1.5), bounded=True, upper_bound=1.8)

@@ -35,7 +35,7 @@ def config(tmp_path, lr):
 def alpha(tmp_path):
     r = runner.invoke(app, ["estimate", "-m", A + "tiny_mlp", "-d", A + "tiny_data", "--epochs", "5", "--samples", "2",
                             "--json", "--cache-dir", str(tmp_path / "cache")])
-    return json.loads(r.stdout)["lr"]
+    return json.loads(r.stdout)["recommended_lr"]  # what check judges against and --write writes
 
 
 def check(path, *extra, cache=None):

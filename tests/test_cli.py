@@ -19,7 +19,7 @@ def test_json_on_stdout_only():
     r = run("--model", A + "tiny_mlp", "--data", A + "tiny_data", "--epochs", "10", "--samples", "2", "--json")
     assert r.exit_code == 0, r.stderr
     d = json.loads(r.stdout)
-    assert d["schema_version"] == 2 and d["T"] == 10 and len(d["samples"]) == 2
+    assert d["schema_version"] == 3 and d["T"] == 10 and len(d["samples"]) == 2
     assert d["lr"] > 0 and d["k_hat"] == max(s["spectral_norm"] for s in d["samples"])
 
 

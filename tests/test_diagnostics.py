@@ -98,14 +98,22 @@ def assert_bitwise_equal(before, after):
         assert torch.equal(before[k], after[k]), k
 
 
-def torch_adam_run(model, batches, full_x, full_y, lr, loss_fn, betas=(0.9, 0.999), eps=1e-8):
-    """The oracle: torch.optim.Adam on the module, one step per batch; full-data loss after each step."""
+def torch_adam_run(model, batches, full_x, full_y, lr, loss_fn, betas=(0.9, 0.999), eps=1e-8, per_batch=False):
+    """The oracle: torch.optim.Adam on the module, one step per batch; the full-data loss after each step, or
+    (``per_batch``) each batch's loss before its step and the full-data loss after the last."""
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=betas, eps=eps)
     losses = []
     for x, y in batches:
         optimizer.zero_grad()
-        loss_fn(model(x), y).backward()
+        loss = loss_fn(model(x), y)
+        if per_batch:
+            losses.append(float(loss))
+        loss.backward()
         optimizer.step()
+        if not per_batch:
+            with torch.no_grad():
+                losses.append(float(loss_fn(model(full_x), full_y)))
+    if per_batch:
         with torch.no_grad():
             losses.append(float(loss_fn(model(full_x), full_y)))
     return losses
@@ -158,9 +166,9 @@ def test_minibatch_probe_steps_once_per_batch_like_torch_adam():
     result = probe(problem.objective, problem.initial_params, 0.05, steps=3, batches=iter(batches))
     oracle_model = copy.deepcopy(problem.user_model).double()
     expected = torch_adam_run(oracle_model, [(a.double(), b) for a, b in batches[:3]], x.double(), y, 0.05,
-                              torch.nn.functional.cross_entropy)
-    assert result.steps == 3
-    np.testing.assert_allclose(result.losses, expected, rtol=1e-9)
+                              torch.nn.functional.cross_entropy, per_batch=True)
+    assert result.steps == 3 and result.batch_size == 5
+    np.testing.assert_allclose([*result.losses, result.final_loss], expected, rtol=1e-9)
 
 
 def test_probe_steps_are_those_the_batches_allow():

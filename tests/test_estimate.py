@@ -186,13 +186,6 @@ def test_mini_batch_from_a_dataloader_dataset():
     assert len(r.samples[0].batch_norms) == 2
 
 
-def test_large_alpha_is_flagged():
-    big = estimate(A + "tiny_mlp", A + "tiny_data", epochs=1, samples=1)
-    small = estimate(A + "tiny_mlp", A + "tiny_data", steps=10**9, samples=1)
-    assert big.lr > 1e-2 and any("Adam's usual 1e-3" in w for w in big.warnings)
-    assert small.lr < 1e-2 and not any("Adam's usual 1e-3" in w for w in small.warnings)
-
-
 def test_strict_accepts_bounded_samples_and_the_json_counts_them():
     r = estimate(A + "tiny_mlp", A + "tiny_data", epochs=10, samples=10, device="cpu", dtype="float64", tol=1e-6,
                  probe_steps=0, strict=True)  # does not raise

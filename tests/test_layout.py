@@ -35,7 +35,7 @@ def test_the_api_functions_and_the_modules_both_work():
     import adamlr.comparison.presets as presets
     import adamlr.comparison.runner as runner
     import adamlr.config_check as config_check
-    import adamlr.pipeline as pipeline
+    import adamlr.estimation as estimation
 
     assert runner.run_compare and presets.PRESETS and config_check.check is adamlr.check
-    assert pipeline.estimate is adamlr.estimate
+    assert estimation.estimate is adamlr.estimate

@@ -27,7 +27,7 @@ from adamlr.choices import WeightDistribution
 from adamlr.comparison.arms import OPTIONAL, Arm, installed
 from adamlr.comparison.range_test import lr_range_test
 from adamlr.errors import UsageError
-from adamlr.pipeline import estimate
+from adamlr.estimation import estimate
 from lrbench.setups import PreparedSetup
 
 

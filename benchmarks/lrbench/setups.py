@@ -1,35 +1,28 @@
-"""The benchmark's setups: which model, data, loss, horizon and batching, by import path.
+"""The benchmark's setups: which model, data, loss, horizon and batching, by import path; and the tune/holdout split.
 
-Each :class:`Setup` names a model factory and a data factory in
-:mod:`sample_models.setups`. :func:`prepare_setup` builds what every rule and every
-training run shares: the initial weights w0 (the model factory called under one seed),
-the data as a :class:`~adamlr.data.BatchSource`, and a :class:`~adamlr.comparison.training.TrainSpec`.
+Each :class:`Setup` names a model factory and a data factory (a pair of tensors) in
+``sample_models``. The suite varies one dimension at a time (``dimension``): scale (raw inputs,
+large targets, a far-off initialisation), horizon (the same model at T = 10, 100 and 1,000
+steps), batching (small and large mini-batches, a CNN and a transformer LM on mini-batches),
+starting point (fine-tuning), depth and activation (deep tanh, plain ReLU, BatchNorm, LayerNorm
+transformer) and convex models.
 
-The split into ``tune`` and ``holdout`` halves is declared here, before any result was
-seen: a rule with a fitted constant takes it from the ``tune`` half only and is judged
-on the ``holdout`` half.
+The split into ``tune`` and ``holdout`` is declared here, before the first full run: anything a
+rule fits (a constant, the horizon exponent) comes from ``tune`` setups only, and the rule is
+judged on ``holdout``.
 """
 
 from __future__ import annotations
 
-import copy
 import dataclasses
-from collections.abc import Callable
+import hashlib
+import json
+import math
 from dataclasses import dataclass
 from typing import Literal
 
-from torch import nn
-
-from adamlr.choices import DtypeName
-from adamlr.comparison.training import TrainSpec
-from adamlr.data import BatchSource
-from adamlr.errors import UsageError
-from adamlr.problem import Problem, prepare
-from adamlr.rng import preserved_rng
-
 SplitName = Literal["tune", "holdout"]
 LossName = Literal["cross_entropy", "bce_with_logits", "mse"]
-MODULE = "sample_models.setups"
 
 
 @dataclass(frozen=True)
@@ -38,103 +31,113 @@ class Setup:
 
     Attributes:
         name: short id used in tables and file names.
-        kind: what sort of problem it is, in a few words.
+        kind: what it is, in a few words.
+        dimension: which dimension of the suite it varies.
         model: import path of the zero-argument model factory.
         data: import path of the zero-argument data factory (a pair of tensors).
-        loss: the loss name (see :data:`adamlr.losses.LOSSES`).
-        epochs: the horizon T in epochs (full batch: one Adam step per epoch).
-        batch_size: examples per mini-batch; None for full-batch training.
-        split: which half the setup belongs to (fitting constants uses ``tune`` only).
+        loss: the loss name.
+        horizon: T, in ``unit``s.
+        unit: ``steps`` (optimizer steps) or ``epochs`` (passes over the data), as a user would give it.
+        batch_size: examples per mini-batch; None for full-batch training (one step per epoch).
+        split: which half the setup belongs to.
     """
 
     name: str
     kind: str
+    dimension: str
     model: str
     data: str
     loss: LossName
-    epochs: int
+    horizon: int
+    unit: Literal["steps", "epochs"]
     batch_size: int | None
     split: SplitName
 
+    def steps(self, n_examples: int) -> int:
+        """The number of Adam steps the horizon means for ``n_examples`` training examples."""
+        if self.unit == "steps" or self.batch_size is None:
+            return self.horizon
+        return self.horizon * math.ceil(n_examples / self.batch_size)
 
-def _setup(name: str, kind: str, data: str, loss: LossName, split: SplitName, epochs: int = 100,
-           batch_size: int | None = None) -> Setup:
-    return Setup(name, kind, f"{MODULE}:{name}_model", f"{MODULE}:{data}", loss, epochs, batch_size, split)
+    def digest(self) -> str:
+        """A short hash of the definition, so stored grid runs are reused only for the same setup."""
+        return hashlib.sha256(json.dumps(dataclasses.asdict(self), sort_keys=True).encode()).hexdigest()[:12]
+
+
+S, SC, PT, LM = "sample_models.setups:", "sample_models.scaled:", "sample_models.pretrained:", "sample_models.language:"
+
+
+def _full(name: str, kind: str, dimension: str, model: str, data: str, loss: LossName, split: SplitName,
+          steps: int = 100) -> Setup:
+    return Setup(name, kind, dimension, model, data, loss, steps, "steps", None, split)
 
 
 SETUPS: tuple[Setup, ...] = (
-    _setup("relu_mlp", "ReLU MLP, digits", "digits_data", "cross_entropy", "tune"),
-    _setup("bn_mlp", "BN-everywhere MLP (authors'), digits", "digits_data", "cross_entropy", "holdout"),
-    _setup("lenet", "LeNet-5, 1k digits at 16×16", "digits16_data", "cross_entropy", "holdout"),
-    _setup("lenet_bn", "LeNet-5 + BatchNorm, 1k digits at 16×16", "digits16_data", "cross_entropy", "tune"),
-    _setup("cnn_bn", "small CNN + BatchNorm (running stats), Fashion-MNIST 1k at 14×14", "fashion_data",
-           "cross_entropy", "holdout"),
-    _setup("logistic", "logistic regression (convex), digits ≥ 5", "digits_binary_data", "bce_with_logits", "tune"),
-    _setup("lsq", "least squares (convex), synthetic", "lsq_data", "mse", "holdout"),
-    _setup("mlp_regression", "MLP regression, diabetes", "diabetes_data", "mse", "tune"),
-    _setup("autoencoder", "autoencoder (MSE), digits", "digits_autoencoder_data", "mse", "holdout"),
-    _setup("tiny_transformer", "transformer encoder, synthetic sequence sums", "sequence_sum_data",
-           "cross_entropy", "tune"),
-    _setup("minibatch_mlp", "ReLU MLP, Fashion-MNIST 2k, batches of 128", "fashion_minibatch_data",
-           "cross_entropy", "holdout", epochs=10, batch_size=128),
+    # --- tune ---------------------------------------------------------------------------------------------
+    _full("relu_mlp_t10", "ReLU MLP, digits, T = 10", "horizon", S + "relu_mlp_model", S + "digits_data",
+          "cross_entropy", "tune", steps=10),
+    _full("relu_mlp_t1000", "ReLU MLP, digits, T = 1000", "horizon", S + "relu_mlp_model", S + "digits_data",
+          "cross_entropy", "tune", steps=1000),
+    _full("tanh_deep", "deep tanh MLP (8 × 64), digits", "depth", S + "tanh_deep_model", S + "digits_data",
+          "cross_entropy", "tune"),
+    _full("lenet_bn", "LeNet-5 + BatchNorm, 1k digits 16×16", "normalisation", S + "lenet_bn_model",
+          S + "digits16_data", "cross_entropy", "tune"),
+    _full("logistic_raw", "logistic regression, raw breast-cancer features", "scale", SC + "logistic_raw_model",
+          SC + "breast_cancer_raw_data", "bce_with_logits", "tune"),
+    _full("diabetes_raw_targets", "MLP regression, raw diabetes targets (25–346)", "scale",
+          SC + "diabetes_raw_target_model", SC + "diabetes_raw_target_data", "mse", "tune"),
+    _full("large_init", "ReLU MLP with N(0, 1) weights, digits", "scale", SC + "large_init_model", S + "digits_data",
+          "cross_entropy", "tune"),
+    Setup("minibatch_b16", "MLP 784-64-10, Fashion-MNIST 2k, batches of 16, 2 epochs", "batching",
+          S + "minibatch_mlp_model", S + "fashion_minibatch_data", "cross_entropy", 2, "epochs", 16, "tune"),
+    Setup("cnn_minibatch", "CNN, Fashion-MNIST 2k at 14×14, batches of 64, 5 epochs", "batching", S + "cnn_model",
+          S + "fashion_cnn_data", "cross_entropy", 5, "epochs", 64, "tune"),
+    _full("finetune_mlp", "ReLU MLP pretrained on digits, fine-tuned on noisy digits", "starting point",
+          PT + "finetune_mlp_model", PT + "finetune_mlp_data", "cross_entropy", "tune"),
+    _full("tiny_transformer", "transformer encoder (LayerNorm), sequence sums", "depth", S + "tiny_transformer_model",
+          S + "sequence_sum_data", "cross_entropy", "tune"),
+    _full("autoencoder", "autoencoder (MSE), digits", "depth", S + "autoencoder_model", S + "digits_autoencoder_data",
+          "mse", "tune"),
+    # --- holdout ------------------------------------------------------------------------------------------
+    _full("relu_mlp", "ReLU MLP, digits, T = 100", "horizon", S + "relu_mlp_model", S + "digits_data",
+          "cross_entropy", "holdout"),
+    _full("tanh_deep_t10", "deep tanh MLP, digits, T = 10", "horizon", S + "tanh_deep_model", S + "digits_data",
+          "cross_entropy", "holdout", steps=10),
+    _full("tanh_deep_t1000", "deep tanh MLP, digits, T = 1000", "horizon", S + "tanh_deep_model",
+          S + "digits_data", "cross_entropy", "holdout", steps=1000),
+    _full("bn_mlp", "BN-everywhere MLP (authors'), digits", "normalisation", S + "bn_mlp_model", S + "digits_data",
+          "cross_entropy", "holdout"),
+    _full("lsq_large_targets", "least squares, targets ×1000 (convex)", "scale", SC + "lsq_large_target_model",
+          SC + "lsq_large_target_data", "mse", "holdout"),
+    _full("wine_raw", "ReLU MLP, raw wine features (up to 1,680)", "scale", SC + "wine_raw_model",
+          SC + "wine_raw_data", "cross_entropy", "holdout"),
+    _full("digits_raw", "ReLU MLP, raw digit pixels 0–16", "scale", SC + "digits_raw_model", SC + "digits_raw_data",
+          "cross_entropy", "holdout"),
+    Setup("minibatch_b512", "MLP 784-64-10, Fashion-MNIST 8k, batches of 512, 10 epochs", "batching",
+          S + "minibatch_mlp_model", S + "fashion_large_minibatch_data", "cross_entropy", 10, "epochs", 512,
+          "holdout"),
+    Setup("char_lm", "causal transformer LM (2 layers), batches of 32, T = 1000 steps", "batching",
+          LM + "char_lm_model", LM + "char_lm_data", "cross_entropy", 1000, "steps", 32, "holdout"),
+    _full("finetune_cnn", "CNN pretrained on Fashion-MNIST, fine-tuned on noisy images", "starting point",
+          PT + "finetune_cnn_model", PT + "finetune_cnn_data", "cross_entropy", "holdout"),
+    _full("cnn_bn", "small CNN + BatchNorm (running stats), Fashion-MNIST 1k at 14×14", "normalisation",
+          S + "cnn_bn_model", S + "fashion_data", "cross_entropy", "holdout"),
+    _full("logistic", "logistic regression (convex), standardised digits ≥ 5", "convex", S + "logistic_model",
+          S + "digits_binary_data", "bce_with_logits", "holdout"),
 )
 
-QUICK_SETUPS = ("lsq", "logistic", "relu_mlp", "bn_mlp")
-QUICK_EPOCHS = 20
+QUICK_SETUPS = ("logistic_raw", "relu_mlp_t10", "bn_mlp", "lsq_large_targets")
 
 
-def select_setups(names: list[str] | None = None, *, epochs: int | None = None) -> list[Setup]:
-    """The registered setups named in ``names`` (all when None), optionally with another horizon.
+def select_setups(names: list[str] | None = None) -> list[Setup]:
+    """The registered setups named in ``names`` (all when None).
 
     Raises:
-        UsageError: a name that is not registered.
+        ValueError: a name that is not registered.
     """
     known = {s.name: s for s in SETUPS}
     chosen = list(known) if names is None else names
     unknown = [n for n in chosen if n not in known]
     if unknown:
-        raise UsageError(f"expected setup names among {', '.join(known)}, found {', '.join(unknown)}")
-    return [dataclasses.replace(known[n], epochs=epochs) if epochs else known[n] for n in chosen]
-
-
-@dataclass
-class PreparedSetup:
-    """What every rule and training run of one setup shares.
-
-    Attributes:
-        setup: the registry entry.
-        problem: the model at w0, the data and the loss as adamlr's own analysis sees them
-            (a working copy in the default --norm-mode train; see :func:`adamlr.problem.prepare`).
-        spec: the training specification every run of this setup uses; its initial state
-            is w0 (and buffers), from the model factory called under ``seed``.
-        seed: the seed of w0, of mini-batch order, and of every rule's randomness.
-    """
-
-    setup: Setup
-    problem: Problem
-    spec: TrainSpec
-    seed: int
-
-    @property
-    def train_data(self) -> BatchSource:
-        """The training data (kept in memory)."""
-        return self.spec.train
-
-    @property
-    def n_examples(self) -> int:
-        """How many training examples."""
-        return self.spec.train.n_examples or 0
-
-
-def prepare_setup(setup: Setup, *, seed: int = 0, device: str = "cpu", dtype: DtypeName = "float32") -> PreparedSetup:
-    """Build w0 and the data of ``setup`` (the caller's global RNG is left as it was)."""
-    with preserved_rng():
-        problem = prepare(setup.model, setup.data, setup.loss, device=device, dtype=dtype, seed=seed)
-    train = problem.objective.batches
-    list(train)  # one pass: counts examples and keeps the batches in memory
-    user_model = problem.user_model
-    state = {k: v.detach().clone() for k, v in user_model.state_dict().items()}
-    make: Callable[[], nn.Module] = problem.factory or (lambda: copy.deepcopy(user_model))
-    spec = TrainSpec(make, state, train, None, problem.objective.loss_fn, problem.objective.loss_name, setup.epochs,
-                     setup.batch_size, problem.device, problem.dtype)
-    return PreparedSetup(setup, problem, spec, seed)
+        raise ValueError(f"expected setup names among {', '.join(known)}, found {', '.join(unknown)}")
+    return [known[n] for n in chosen]

@@ -13,10 +13,11 @@ from adamlr.comparison.api import CompareResult, compare
 from adamlr.config import Settings
 from adamlr.config_check import CheckResult, check
 from adamlr.errors import AdamlrError
+from adamlr.estimation import estimate
 from adamlr.formula import recommended_lr
-from adamlr.pipeline import estimate
 from adamlr.progress import Progress
-from adamlr.result import EstimateResult, SampleResult
+from adamlr.result import EstimateResult
+from adamlr.samples import SampleResult
 from adamlr.solvers import EigenResult, spectral_norm
 
 __all__ = [

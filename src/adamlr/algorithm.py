@@ -1,14 +1,24 @@
-"""Algorithm 2 of the paper as a pure kernel: weight samples, ‖∇²L(w_j)‖₂ at each, K̂, α.
-
-Nothing here reads or writes files, prints, caches or journals. :func:`run_samples`
-takes the prepared problem, the settings, the samples already finished (e.g. from a
-journal) and a sink that hears of each newly finished sample; :func:`build_result`
-turns the numbers into a frozen :class:`~adamlr.result.EstimateResult`. The wrapper in
-:mod:`adamlr.estimate` adds the cache, the journal, Ctrl-C and ``--strict``.
+"""Algorithm 2 of the paper as a pure kernel: weight samples, ‖∇²L(w_j)‖₂ at each, K̂.
 
 Algorithm 2 (sections 4.2–4.3): draw N weight vectors w_j ~ W, compute
-K̂ = max_j ‖∇²L(w_j)‖₂ over the whole training set, and set
-α = sqrt(2 (L(w0) − L*) / (K̂ T)).
+K̂ = max_j ‖∇²L(w_j)‖₂ over the training set; then α = sqrt(2 (L(w0) − L*) / (K̂ T)).
+
+The kernel sizes the work to the answer (:class:`SolveSpec`):
+
+* **the data**: with ``spec.subset == "auto"``, sample 0's ‖H‖ is solved on nested random
+  subsets of 512, 1,024, … examples (:mod:`adamlr.subsets`), each solve warm-started from the
+  last one's top Ritz vector, until two successive sizes agree within ``spec.accuracy / 2``; every
+  sample then uses that subset. A Hessian averaged over fewer examples tends to overestimate the
+  top eigenvalue, so the growth measures the bias it stops at.
+* **the samples**: with ``spec.adaptive``, the draw stops after at least :data:`MIN_SAMPLES` once
+  every sample's ‖H‖ lies within ``spec.accuracy`` of their maximum (:func:`settled`): further
+  draws from so tight a distribution cannot move K̂ by more than that. A factory that returns
+  fixed weights (``weights="init"`` giving sample 1 = sample 0) stops after one sample.
+* **each solve**: Lanczos to ``spec.tol``; sample j > 0 stops early, ``bounded``, once it cannot
+  raise the running K̂ (:mod:`adamlr.stop_rules`).
+
+Nothing here reads or writes files, prints, caches, journals or composes messages; the
+pipeline (:mod:`adamlr.pipeline`) adds those.
 """
 
 from __future__ import annotations
@@ -16,137 +26,246 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Literal
 
 import torch
+from torch import nn
 
-from adamlr._version import __version__
-from adamlr.choices import HvpMode
-from adamlr.config import Settings
-from adamlr.diagnose import Diagnostics
+from adamlr.choices import HvpMode, Method, WeightDistribution
 from adamlr.errors import NumericalError
-from adamlr.formula import recommended_lr
 from adamlr.hvp import HessianOperator
 from adamlr.objective import Objective, Params
-from adamlr.problem import Problem
 from adamlr.progress import Progress
-from adamlr.result import EstimateResult, SampleResult
-from adamlr.sampling import reinitializer, sample_seed, sample_weights
+from adamlr.samples import SampleResult
+from adamlr.sampling import sample_seed, sample_weights
 from adamlr.solvers import EigenResult, spectral_norm
+from adamlr.subsets import Subsampler
 
-LARGE_LR = 1e-2  # above this, warn: 10× Adam's usual step, where our own runs went wrong
-
+MIN_SAMPLES = 3
+START_EXAMPLES = 512
+MAX_EXAMPLES = 16384
+WARM_NOISE = 0.1  # share of a random vector mixed into a warm start, so no direction is missed
 SampleSink = Callable[[SampleResult], None]
+SamplesStop = Literal["all drawn", "settled", "identical"]
 
 
 @dataclass(frozen=True)
-class _Solve:
-    """One spectral-norm solve on one data source, with the loss and gradient norm met on the way."""
+class SolveSpec:
+    """How the kernel draws and solves the weight samples.
 
-    eigen: EigenResult
-    loss: float
-    gradient_norm: float
+    Attributes:
+        samples: N, the most weight samples to draw.
+        adaptive: stop drawing once the samples settle (:func:`settled`); False: exactly N.
+        accuracy: the relative accuracy K̂ is computed to (subset growth and the settling rule).
+        subset: ``"auto"`` (grow a random subset, see the module docstring), ``"all"`` (the whole
+            data), or a number of examples.
+        max_examples: the largest subset ``"auto"`` grows to.
+        weights, scale: the weight distribution and its scale (:mod:`adamlr.sampling`).
+        method, tol, max_iter: the eigen-solver, its relative tolerance and most products per solve.
+        seed: seeds the samples, the start vectors, the subsets and the random batches.
+        batch_size, batches_per_sample: mini-batch Algorithm 2 (each sample's ‖H‖ the mean over
+            random batches of this size); None: the (sub)set as the data gives it.
+        hvp: how Hessian-vector products are computed.
+        early_stop: bounded early stops of samples that cannot raise K̂ (never with ``adaptive``:
+            the settling rule reads every sample's converged ‖H‖, so that runs split across
+            processes draw the same samples).
+    """
+
+    samples: int = 10
+    adaptive: bool = False
+    accuracy: float = 0.1
+    subset: int | Literal["auto", "all"] = "all"
+    max_examples: int = MAX_EXAMPLES
+    weights: WeightDistribution = "gaussian"
+    scale: float = 1.0
+    method: Method = "lanczos"
+    tol: float = 1e-3
+    max_iter: int = 100
+    seed: int = 0
+    batch_size: int | None = None
+    batches_per_sample: int = 1
+    hvp: HvpMode = "cached"
+    early_stop: bool = True
 
 
-def _solve(objective: Objective, params: Params, settings: Settings, mode: HvpMode, seed: int,
-           on_iteration: Callable[[int, float, float], None], ceiling: float | None = None) -> _Solve:
-    """‖∇²L(w)‖₂ for one weight sample on one data source (all data, or one random batch)."""
-    operator = HessianOperator(objective, params, mode)
+@dataclass(frozen=True)
+class SamplesOutcome:
+    """What :func:`run_samples` found besides the samples: the subset used and why the draw stopped."""
+
+    samples: tuple[SampleResult, ...]
+    examples: int
+    total_examples: int
+    growth: tuple[tuple[int, float], ...]
+    stop: SamplesStop
+
+
+def _solve(objective: Objective, params: Params, spec: SolveSpec, seed: int, on_iteration: Callable[..., None],
+           ceiling: float | None = None, warm: torch.Tensor | None = None) -> tuple[EigenResult, float, float]:
+    """‖∇²L(w)‖₂ on one data source; returns (eigen result with its Ritz vector, L(w), ‖∇L(w)‖)."""
+    operator = HessianOperator(objective, params, spec.hvp)
     gen = torch.Generator().manual_seed(seed)
     first = next(iter(params.values()))
     start = torch.randn(operator.size, generator=gen, dtype=torch.float64).to(first.device, first.dtype)
-    eigen = spectral_norm(operator.matvec, start, method=settings.method, tol=settings.tol,
-                          max_iter=settings.max_iter, callback=on_iteration, ceiling=ceiling)
+    if warm is not None:
+        start = warm / warm.norm() + WARM_NOISE * start / start.norm()
+    eigen = spectral_norm(operator.matvec, start, method=spec.method, tol=spec.tol, max_iter=spec.max_iter,
+                          callback=on_iteration, ceiling=ceiling, keep_vector=spec.method == "lanczos")
     operator.release()
-    return _Solve(eigen, operator.loss, operator.gradient_norm)
+    for value, what in ((operator.loss, "loss"), (eigen.spectral_norm, "Hessian spectral norm")):
+        if not math.isfinite(value):
+            raise NumericalError(f"expected a finite {what} at a weight sample, found {value} "
+                                 f"(weights {spec.weights}, scale {spec.scale})")
+    return eigen, operator.loss, operator.gradient_norm
 
 
-def _check_finite(value: float, what: str, index: int, settings: Settings) -> None:
-    if not math.isfinite(value):
-        raise NumericalError(f"expected a finite {what} at weight sample {index}, found {value} "
-                             f"(--weights {settings.weights} --scale {settings.scale})")
+def weights_of(w0: Params, spec: SolveSpec, index: int, make_model: Callable[[], nn.Module] | None) -> Params:
+    """Weight sample ``index``: it depends only on ``(spec.seed, index)``."""
+    return sample_weights(spec.weights, w0, scale=spec.scale, seed=sample_seed(spec.seed, index),
+                          make_model=make_model if spec.weights == "init" else None)
 
 
-def _iteration_reporter(progress: Progress, index: int, offset: int) -> Callable[[int, float, float], None]:
-    """Progress for one solve of sample ``index``, counting on from the ``offset`` products of its earlier batches."""
-
-    def report(iteration: int, eigenvalue: float, residual: float) -> None:
-        progress.iteration(index, offset + iteration, eigenvalue, residual)
-
-    return report
-
-
-def solve_sample(problem: Problem, settings: Settings, index: int, mode: HvpMode, progress: Progress,
-                 ceiling: float | None = None) -> SampleResult:
-    """Weight sample ``index``: its weights, its ‖H‖ (mean over random batches in mini-batch mode).
-
-    The weights and start vectors depend only on ``(settings.seed, index)``, so a sample
-    computed alone equals the same sample computed in a full run with the same ``ceiling``.
+def solve_sample(objective: Objective, w0: Params, spec: SolveSpec, index: int, progress: Progress, *,
+                 ceiling: float | None = None, make_model: Callable[[], nn.Module] | None = None,
+                 warm: torch.Tensor | None = None, offset: int = 0) -> tuple[SampleResult, torch.Tensor | None]:
+    """Weight sample ``index`` on ``objective`` (mean over random batches in mini-batch mode).
 
     Args:
-        ceiling: the running K̂ of the samples before this one (None: none known, or early
-            stops unwanted). With Lanczos on the full data, the solve stops early, ``bounded``,
-            once at both ends of the spectrum the Ritz value plus ten times its residual is below
-            it: the sample cannot raise K̂ (see :mod:`adamlr.stop_rules`). Ignored with more than one
-            batch per sample, where ‖H‖ is a mean over batches.
+        ceiling: the running K̂ of the samples before it; the solve stops ``bounded`` once it cannot
+            raise it (ignored with several batches per sample, where ‖H‖ is a mean). None: never.
+        warm: a start vector from an earlier solve of the same weights (subset growth).
+        offset: products already spent on this sample (progress counts on from them).
+
+    Returns:
+        The sample and the top Ritz vector of its last solve (None for the power method).
     """
     started = time.perf_counter()
-    progress.sample_started(index)
-    params = sample_weights(
-        settings.weights, problem.initial_params, scale=settings.scale, seed=sample_seed(settings.seed, index),
-        make_model=reinitializer(problem.factory, problem.user_model) if settings.weights == "init" else None,
-    )
-    rounds = 1 if settings.batch_size is None else settings.batches_per_sample
-    batch_gen = torch.Generator().manual_seed(sample_seed(settings.seed, index, stream=2))
-    solves: list[_Solve] = []
+    params = weights_of(w0, spec, index, make_model)
+    rounds = 1 if spec.batch_size is None else spec.batches_per_sample
+    batch_gen = torch.Generator().manual_seed(sample_seed(spec.seed, index, stream=2))
+    solves: list[tuple[EigenResult, float, float]] = []
     for r in range(rounds):
-        objective = problem.objective
-        if settings.batch_size is not None:
-            objective = objective.on(objective.batches.random_batch(settings.batch_size, batch_gen))
-        report = _iteration_reporter(progress, index, offset=sum(s.eigen.iterations for s in solves))
-        solved = _solve(objective, params, settings, mode, sample_seed(settings.seed, index, stream=1) + r, report,
-                        ceiling if rounds == 1 else None)
-        _check_finite(solved.loss, "loss", index, settings)
-        _check_finite(solved.eigen.spectral_norm, "Hessian spectral norm", index, settings)
-        solves.append(solved)
-    norms = tuple(s.eigen.spectral_norm for s in solves)
-    return SampleResult(
-        index=index, spectral_norm=statistics.fmean(norms), eigenvalue=solves[-1].eigen.eigenvalue,
-        iterations=sum(s.eigen.iterations for s in solves), converged=all(s.eigen.converged for s in solves),
-        residual=max(s.eigen.residual for s in solves), seconds=time.perf_counter() - started,
-        loss=statistics.fmean(s.loss for s in solves), gradient_norm=statistics.fmean(s.gradient_norm for s in solves),
-        history=solves[0].eigen.history, batch_norms=norms if settings.batch_size else (),
-        bounded=solves[-1].eigen.bounded, upper_bound=solves[-1].eigen.upper_bound,
+        target = objective if spec.batch_size is None else objective.on(
+            objective.batches.random_batch(spec.batch_size, batch_gen))
+        spent = offset + sum(s[0].iterations for s in solves)
+
+        def report(iteration: int, theta: float, residual: float, spent: int = spent) -> None:
+            progress.iteration(index, spent + iteration, theta, residual)
+
+        solves.append(_solve(target, params, spec, sample_seed(spec.seed, index, stream=1) + r, report,
+                             ceiling if rounds == 1 else None, warm if r == 0 else None))
+    eigen = [s[0] for s in solves]
+    norms = tuple(e.spectral_norm for e in eigen)
+    sample = SampleResult(
+        index=index, spectral_norm=statistics.fmean(norms), eigenvalue=eigen[-1].eigenvalue,
+        iterations=sum(e.iterations for e in eigen), converged=all(e.converged for e in eigen),
+        residual=max(e.residual for e in eigen), seconds=time.perf_counter() - started,
+        loss=statistics.fmean(s[1] for s in solves), gradient_norm=statistics.fmean(s[2] for s in solves),
+        history=eigen[0].history, batch_norms=norms if spec.batch_size else (), bounded=eigen[-1].bounded,
+        upper_bound=eigen[-1].upper_bound, examples=objective.batches.n_examples,
     )
+    return sample, eigen[-1].vector
 
 
-def run_samples(problem: Problem, settings: Settings, mode: HvpMode, *, finished: Mapping[int, SampleResult],
-                on_sample: SampleSink, progress: Progress, early_stop: bool = True) -> tuple[SampleResult, ...]:
-    """Samples 0..N−1 of Algorithm 2, reusing ``finished`` ones; ``on_sample`` hears each new one first.
+def settled(norms: Sequence[float], accuracy: float, minimum: int = MIN_SAMPLES) -> bool:
+    """The adaptive draw's stop: at least ``minimum`` samples, all within ``accuracy`` of their maximum.
 
-    ``on_sample`` is called before ``progress`` so that a journal can make a sample
-    durable before anyone is told it exists. A KeyboardInterrupt propagates; the caller
-    has heard of every sample finished before it. With ``early_stop``, sample j gets the
-    largest ‖H‖ of samples 0..j−1 as its ``ceiling`` (:func:`solve_sample`): a sample that
-    cannot raise K̂ stops early as ``bounded``, and K̂ is the one a run without early stops
-    finds (a bounded sample never raises the running maximum, so every other solve is the same).
+    >>> settled([1.0, 0.97, 0.95], 0.1), settled([1.0, 0.5, 0.95], 0.1), settled([1.0, 1.0], 0.1)
+    (True, False, False)
     """
-    rounds = settings.batches_per_sample if settings.batch_size else 1
-    progress.started(settings.samples, settings.max_iter * rounds)
+    return len(norms) >= minimum and max(norms) - min(norms) <= accuracy * max(norms)
+
+
+def subset_objective(objective: Objective, subsampler: Subsampler | None, m: int) -> Objective:
+    if subsampler is None or subsampler.covers_all(m):
+        return objective
+    return objective.on(subsampler.subset(m))
+
+
+def first_sample(objective: Objective, w0: Params, spec: SolveSpec, subsampler: Subsampler | None,
+                  progress: Progress, make_model: Callable[[], nn.Module] | None
+                  ) -> tuple[SampleResult, Objective, tuple[tuple[int, float], ...]]:
+    """Sample 0, on subsets grown until ‖H‖ settles (``subset="auto"``), or on the fixed subset."""
+    progress.sample_started(0)
+    n = objective.batches.n_examples
+    if spec.subset != "auto" or subsampler is None:
+        m = n if spec.subset == "all" or subsampler is None else int(spec.subset)
+        target = subset_objective(objective, subsampler, m)
+        sample, _ = solve_sample(target, w0, spec, 0, progress, make_model=make_model)
+        return sample, target, ()
+    m, spent, warm = START_EXAMPLES, 0, None
+    growth: list[tuple[int, float]] = []
+    while True:
+        target = subset_objective(objective, subsampler, m)
+        sample, warm = solve_sample(target, w0, spec, 0, progress, make_model=make_model, warm=warm, offset=spent)
+        spent += sample.iterations
+        growth.append((target.batches.n_examples, sample.spectral_norm))
+        done = target is objective or m >= spec.max_examples
+        if len(growth) > 1 and abs(growth[-1][1] - growth[-2][1]) <= spec.accuracy / 2 * growth[-1][1]:
+            done = True
+        if done:
+            return replace(sample, iterations=spent, growth=tuple(growth)), target, tuple(growth)
+        m *= 2
+
+
+def identical_to_first(w0: Params, spec: SolveSpec, make_model: Callable[[], nn.Module] | None) -> bool:
+    """``weights="init"`` from a factory that loads fixed weights: sample 1 equals sample 0."""
+    if spec.weights != "init":
+        return False
+    first, second = (weights_of(w0, spec, j, make_model) for j in (0, 1))
+    return all(torch.equal(first[k], second[k]) for k in first)
+
+
+def subsampler_for(objective: Objective, spec: SolveSpec) -> Subsampler | None:
+    """The subsampler of an ``auto`` or numbered subset (None: the whole data, or mini-batch samples)."""
+    if spec.subset == "all" or spec.batch_size is not None or objective.batches.n_examples != \
+            objective.local_examples:  # sharded data (one process's share): the whole data
+        return None
+    return Subsampler(objective.batches, sample_seed(spec.seed, 0, stream=4))
+
+
+def run_samples(objective: Objective, w0: Params, spec: SolveSpec, *, finished: Mapping[int, SampleResult],
+                on_sample: SampleSink, progress: Progress,
+                make_model: Callable[[], nn.Module] | None = None) -> SamplesOutcome:
+    """Samples 0..N−1 of Algorithm 2 (fewer when the draw settles), reusing ``finished`` ones.
+
+    ``on_sample`` hears each new sample before ``progress`` does, so that a journal can make it
+    durable before anyone is told it exists. A KeyboardInterrupt propagates; the caller has heard
+    of every sample finished before it. A resumed run takes the subset size from its journaled
+    sample 0, so its samples are the ones an uninterrupted run computes.
+    """
+    rounds = spec.batches_per_sample if spec.batch_size else 1
+    progress.started(spec.samples, spec.max_iter * rounds)
+    subsampler = subsampler_for(objective, spec)
+    target: Objective = objective
+    growth: tuple[tuple[int, float], ...] = ()
     samples: list[SampleResult] = []
-    for j in range(settings.samples):
+    stop: SamplesStop = "all drawn"
+    for j in range(spec.samples):
         sample = finished.get(j)
-        if sample is None:
-            ceiling = max((s.spectral_norm for s in samples), default=None) if early_stop else None
-            sample = solve_sample(problem, settings, j, mode, progress, ceiling=ceiling or None)
+        if j == 0 and sample is not None and subsampler is not None:
+            target, growth = subset_objective(objective, subsampler, sample.examples or 0), sample.growth
+        elif j == 0:
+            sample, target, growth = first_sample(objective, w0, spec, subsampler, progress, make_model)
+            on_sample(sample)
+        elif sample is None:
+            progress.sample_started(j)
+            ceiling = max(s.spectral_norm for s in samples) if spec.early_stop and not spec.adaptive else None
+            sample, _ = solve_sample(target, w0, spec, j, progress, ceiling=ceiling or None, make_model=make_model)
             on_sample(sample)
         samples.append(sample)
         progress.sample_finished(sample)
-    return tuple(samples)
+        if j == 0 and spec.samples > 1 and identical_to_first(w0, spec, make_model):
+            stop = "identical"
+            break
+        if spec.adaptive and j + 1 < spec.samples and settled([s.spectral_norm for s in samples], spec.accuracy):
+            stop = "settled"
+            break
+    return SamplesOutcome(tuple(samples), target.batches.n_examples, objective.batches.n_examples, growth, stop)
 
 
-def k_hat_of(samples: tuple[SampleResult, ...]) -> float:
+def k_hat_of(samples: Sequence[SampleResult]) -> float:
     """K̂ = max_j ‖∇²L(w_j)‖₂.
 
     Raises:
@@ -159,86 +278,3 @@ def k_hat_of(samples: tuple[SampleResult, ...]) -> float:
             "(the loss has no curvature at the sampled weights)"
         )
     return k_hat
-
-
-@dataclass(frozen=True)
-class RunFacts:
-    """What the wrapper measured around the kernel, for the report."""
-
-    seconds: float
-    peak_memory_bytes: int | None
-    peak_memory_kind: str
-    notes: tuple[str, ...] = ()
-
-
-def recommended_rate(settings: Settings, initial_loss: float, samples: tuple[SampleResult, ...]) -> float:
-    """α = sqrt(2 (L(w0) − L*) / (K̂ T)) from the samples (raises on K̂ ≤ 0, see :func:`k_hat_of`)."""
-    horizon, _ = settings.horizon
-    return recommended_lr(initial_loss, k_hat_of(samples), horizon, settings.loss_floor)
-
-
-def build_result(problem: Problem, settings: Settings, initial_loss: float, samples: tuple[SampleResult, ...],
-                 mode: HvpMode, facts: RunFacts, diagnostics: Diagnostics | None = None) -> EstimateResult:
-    """The frozen result of an estimate: K̂, α, the evidence and the diagnostics; no side effects."""
-    k_hat = k_hat_of(samples)
-    horizon, unit = settings.horizon
-    lr = recommended_lr(initial_loss, k_hat, horizon, settings.loss_floor)
-    batches = problem.objective.batches
-    found = diagnostics.to_dicts() if diagnostics else {}
-    return EstimateResult(
-        lr=lr, k_hat=k_hat, initial_loss=initial_loss, T=horizon, horizon_unit=unit, loss_floor=settings.loss_floor,
-        samples=samples, settings=settings.to_dict(),
-        model={"name": problem.model_name, "class": type(problem.user_model).__name__, "parameters": problem.n_params},
-        data={"name": batches.description, "examples": batches.n_examples, "batches": batches.n_batches,
-              "held_in_memory": batches.kept_in_memory, "loss": problem.objective.loss_name},
-        device=str(problem.device), dtype=settings.dtype, hvp_mode=mode, seconds=facts.seconds,
-        peak_memory_bytes=facts.peak_memory_bytes, peak_memory_kind=facts.peak_memory_kind,
-        warnings=tuple(_warnings(problem, settings, samples, lr, facts.notes) + _diagnostic_warnings(diagnostics)),
-        version=__version__, **found,
-    )
-
-
-def _diagnostic_warnings(diagnostics: Diagnostics | None) -> list[str]:
-    if diagnostics is None:
-        return []
-    out = []
-    probe, norm = diagnostics.probe, diagnostics.normalization
-    if probe is not None and probe.verdict == "rises":
-        losses = [loss if math.isfinite(loss) else math.inf for loss in probe.losses]
-        worst = losses.index(max(losses))
-        out.append(f"the probe ROSE: {probe.steps} Adam steps at α = {probe.lr:.3g} from w0 took the loss from "
-                   f"{probe.initial_loss:.4g} to {losses[worst]:.4g} at step {worst + 1}; a run at α will likely "
-                   f"blow up at the start (--rule probe_halving gives {diagnostics.halving.rate:.3g}, the first "
-                   "halving of α whose probe descended; check a rate with `adamlr compare`)")
-    if not norm.normalized:
-        out.append(f"{norm.followed} of {norm.weight_tensors} weight tensors feed a normalisation layer: the paper's α "
-                   "held up in our runs only where every layer, output included, was batch-normalised "
-                   "(docs/results.md); read the probe before trusting α here")
-    return out
-
-
-def _warnings(problem: Problem, settings: Settings, samples: tuple[SampleResult, ...], lr: float,
-              notes: tuple[str, ...]) -> list[str]:
-    warnings = list(problem.warnings) + list(notes)
-    stalled = [s.index for s in samples if not (s.converged or s.bounded)]
-    if stalled:
-        warnings.append(f"samples {stalled} did not reach tol {settings.tol} in {settings.max_iter} iterations: "
-                        "their ‖H‖ may be underestimated (raise --max-iter)")
-    if settings.batch_size is not None:
-        warnings.append(_batch_note(samples, settings))
-    if lr > LARGE_LR:
-        warnings.append(
-            f"α = {lr:.3g} is {lr / 1e-3:.0f}× Adam's usual 1e-3: on the MLP and LeNet runs in docs/results.md "
-            "a step this large blew the loss up on the first epoch; try it with `adamlr compare` before a "
-            "long run, and see how --scale moves K̂"
-        )
-    return warnings
-
-
-def _batch_note(samples: tuple[SampleResult, ...], settings: Settings) -> str:
-    """How much the mini-batch norms spread, and which way the bias goes."""
-    spreads = [(max(s.batch_norms) - min(s.batch_norms)) / s.spectral_norm for s in samples if len(s.batch_norms) > 1]
-    spread = f"; batch-to-batch spread up to {max(spreads):.1%} of a sample's mean" if spreads else ""
-    return (f"mini-batch Algorithm 2 (batches of {settings.batch_size}, {settings.batches_per_sample} per sample): "
-            f"each sample's ‖H‖ is the mean over its batches; a batch Hessian's norm is biased upward "
-            f"(E‖H_B‖ ≥ ‖H‖), so small batches raise K̂ and lower α{spread}")

@@ -34,9 +34,14 @@ NormMode = Literal["train", "eval"]
 """Which loss the Hessian is of, for networks with BatchNorm: with each batch's statistics
 (``train``, the loss training minimises) or with the running statistics (``eval``)."""
 
-Rule = Literal["paper", "probe_halving"]
-"""Which rate a report recommends: the paper's α, or α halved until a 10-step probe descends
-(measured better on the benchmark of docs/recommendation.md)."""
+Rule = Literal["search", "paper", "probe_halving"]
+"""Which rate a report recommends: ``search`` (the best rate of short Adam probes on the user's batches,
+searched from the paper's α; the default), ``paper`` (the paper's α itself), or ``probe_halving`` (α halved
+until a 10-step full-batch probe descends). docs/recommendation.md measures each."""
+
+SubsetChoice = Literal["auto", "all"]
+"""How much of the data the Hessian and L(w0) are taken over, besides a number of examples: ``auto`` (a
+random subset grown until ‖H‖ settles) or ``all`` (every example, as the paper)."""
 
 OwnLoss = Literal["model", "training_step"]
 """Losses the user's model computes itself: its output's ``loss`` when called on the whole batch
@@ -62,6 +67,7 @@ EIGEN_TARGETS: tuple[Which, ...] = get_args(Which)
 NORM_MODES: tuple[NormMode, ...] = get_args(NormMode)
 RULE_NAMES: tuple[Rule, ...] = get_args(Rule)
 PARALLEL_MODES: tuple[Parallel, ...] = get_args(Parallel)
+SUBSET_CHOICES: tuple[SubsetChoice, ...] = get_args(SubsetChoice)
 OWN_LOSSES: tuple[OwnLoss, ...] = get_args(OwnLoss)
 DEVICE_NAMES = ("auto", "cpu", "cuda")
 """Device names besides ``cuda:N``."""

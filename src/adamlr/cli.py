@@ -33,6 +33,7 @@ from adamlr.cli_options import (
     Device,
     Dtype,
     Epochs,
+    Exact,
     Floor,
     Force,
     Format,
@@ -51,6 +52,7 @@ from adamlr.cli_options import (
     Output,
     ParallelOption,
     PerSample,
+    PlotFile,
     Preset,
     ProbeSteps,
     Quick,
@@ -62,18 +64,22 @@ from adamlr.cli_options import (
     Section,
     Seed,
     Seeds,
+    Stability,
     Steps,
     Strict,
+    SubsetOption,
     Targets,
     TestData,
     Tol,
     Weights,
     Write,
+    parse_subset,
 )
 from adamlr.config import read_yaml, settings_and_inputs
 from adamlr.distributed import process_rank, session
 from adamlr.errors import AdamlrError, ConfigError, ResultError
-from adamlr.pipeline import estimate
+from adamlr.estimation import estimate
+from adamlr.notes import probe_note
 from adamlr.report import render, to_json
 from adamlr.result import EstimateResult
 from adamlr.rich_progress import RichProgress
@@ -171,6 +177,9 @@ def estimate_command(
     norm_mode: NormMode = None,
     probe_steps: ProbeSteps = None,
     rule: RuleOption = None,
+    exact: Exact = None,
+    subset: SubsetOption = None,
+    stability: Stability = None,
     parallel: ParallelOption = None,
     inputs_: Inputs = None,
     targets: Targets = None,
@@ -179,14 +188,17 @@ def estimate_command(
     strict: Strict = None,
     cache_dir_: CacheDir = None,
     no_cache: NoCache = False,
+    plot: PlotFile = None,
     json: Json = False,
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
-    """Run Algorithm 2 (N weight samples, Hessian spectral norm at each, K̂ = max) and print α.
+    """Recommend a constant Adam learning rate: short probes on your batches searched from the paper's α.
 
-    Results are cached by a fingerprint of model, initial weights, data, loss, settings and
-    versions; finished samples are journaled, so an interrupted run resumes where it stopped.
+    The paper's α = sqrt(2·L(w0)/(K̂·T)) (Algorithm 2: N weight samples, the Hessian's spectral norm at
+    each, K̂ = max) is computed to the accuracy the answer needs (--exact: the paper's procedure) and
+    anchors the search. Results are cached by a fingerprint of model, code, initial weights, data, loss,
+    settings and versions; finished samples are journaled, so an interrupted run resumes where it stopped.
     """
     cli = dict(
         model=model,
@@ -211,6 +223,9 @@ def estimate_command(
         norm_mode=norm_mode,
         probe_steps=probe_steps,
         rule=rule,
+        exact=exact,
+        subset=parse_subset(subset),
+        stability=stability,
         strict=strict,
         parallel=parallel,
         inputs=inputs_,
@@ -230,20 +245,33 @@ def estimate_command(
                 raise
         if comm.is_main:
             _emit(result, json)
+            if plot is not None:
+                _plot(result, plot)
+
+
+def _plot(result: EstimateResult, path: Path) -> None:
+    """The probes' loss curves and the samples' norms to ``path``; one warning line without matplotlib."""
+    from adamlr.plotting import MatplotlibMissing, plot_estimate
+
+    try:
+        written = plot_estimate(result, path)
+    except MatplotlibMissing as exc:
+        stderr.print(f"adamlr: warning: {exc}", style="bold yellow", markup=False, highlight=False, soft_wrap=True)
+        return
+    stderr.print(f"adamlr: wrote {written}", markup=False, highlight=False)
 
 
 def _warn_if_probe_rose(result: EstimateResult) -> None:
-    """The probe's verdict on stderr as well, so it is seen with --json and in CI logs."""
-    if result.probe is not None and result.probe["verdict"] == "rises":
-        worst = [w for w in result.warnings if w.startswith("the probe ROSE")]
-        stderr.print(f"adamlr: warning: {worst[0] if worst else 'the probe rose'}", style="bold yellow",
-                     markup=False, highlight=False, soft_wrap=True)
+    """With --json (or another machine format), the probe's blow-up on stderr too, so CI logs show it."""
+    if result.probe is not None and result.probe.blew_up:
+        note = probe_note(result.probe, f"the probe at the recommended rate ({result.rule})")
+        stderr.print(f"adamlr: warning: {note}", style="bold yellow", markup=False, highlight=False, soft_wrap=True)
 
 
 def _emit(result: EstimateResult, as_json: bool, warn: bool = True) -> None:
-    if warn:
-        _warn_if_probe_rose(result)
     if as_json:
+        if warn:
+            _warn_if_probe_rose(result)  # the report on stdout says it already otherwise
         print(to_json(result))
     else:
         stdout.print(render(result))
@@ -341,7 +369,8 @@ def check_command(
                             targets=targets, output=output_key, parallel=parallel)
         if not comm.is_main:  # every rank has the result; rank 0 alone reports it
             return
-        _warn_if_probe_rose(outcome.estimate)
+        if fmt != "rich":
+            _warn_if_probe_rose(outcome.estimate)
         if fmt == "json":
             print(to_json(outcome.to_dict()))
         elif fmt == "github":

@@ -67,7 +67,11 @@ Output = Annotated[
         "a tensor itself, a tuple's first element, a dict's logits.",
     ),
 ]
-Samples = Annotated[Optional[int], typer.Option(help="N, the number of weight samples (default 10).")]
+Samples = Annotated[
+    Optional[int],
+    typer.Option(help="N, the number of weight samples. Default: up to 10, stopping once they agree within 10 % "
+                 "(exactly 10 with --exact)."),
+]
 Weights = Annotated[
     Optional[str],
     typer.Option(
@@ -83,7 +87,9 @@ Method = Annotated[
     Optional[str], typer.Option(help="Eigen-solver: lanczos (default) or power (the paper's power method).")
 ]
 Tol = Annotated[
-    Optional[float], typer.Option(help="Relative residual ‖Hv−λv‖/|λ| at which a solve stops (default 1e-3).")
+    Optional[float],
+    typer.Option(help="Solver tolerance: a solve converges when its relative residual ‖Hv−λv‖/|λ| is below tol/10. "
+                 "Default 0.2 (sized to the answer), 1e-3 with --exact."),
 ]
 MaxIter = Annotated[
     Optional[int], typer.Option("--max-iter", help="Most Hessian-vector products per sample (default 100).")
@@ -144,18 +150,47 @@ ProbeSteps = Annotated[
     Optional[int],
     typer.Option(
         "--probe-steps",
-        help="Adam steps at α from w0 after the estimate; the verdict 'rises' warns (exit 3 with --strict). "
-        "0 turns the probe off (default 10).",
+        help="Adam steps per probe on your batches (default: the rule's own, 20 for search, 10 for the verdict "
+        "probe). 0 turns every probe off (the recommended rate is then the paper's α).",
     ),
 ]
 RuleOption = Annotated[
     Optional[str],
     typer.Option(
         "--rule",
-        help="paper (default): the paper's α; probe_halving: α halved until a 10-step probe descends (better on "
-        "docs/recommendation.md's benchmark). Both are always reported; this picks the recommended one.",
+        help="search (default): the best rate of short Adam probes on your batches, searched from the paper's α; "
+        "paper: the paper's α itself; probe_halving: α halved until a 10-step probe descends. "
+        "docs/recommendation.md measures each; the paper's α is always reported.",
     ),
 ]
+Exact = Annotated[
+    Optional[bool],
+    typer.Option("--exact/--no-exact", help="The paper's procedure: 10 samples over the whole data, tol 1e-3, "
+                 "full-batch probes (slower; the default is sized to the answer)."),
+]
+SubsetOption = Annotated[
+    Optional[str],
+    typer.Option("--subset", metavar="auto|all|N",
+                 help="Examples the Hessian and L(w0) are taken over: auto (default: a random subset grown until "
+                 "‖H‖ settles), all, or a number."),
+]
+Stability = Annotated[
+    Optional[bool],
+    typer.Option("--stability/--no-stability", help="Also compute Adam's stability limit at w0 (information only; "
+                 "one more eigen-solve)."),
+]
+PlotFile = Annotated[
+    Optional[Path],
+    typer.Option("--plot", help="Write a figure (PNG, PDF, SVG): the probes' loss curves with the recommended rate "
+                 "and the paper's α marked, and the samples' spectral norms (needs matplotlib)."),
+]
+
+
+def parse_subset(text: str | None) -> int | str | None:
+    """``--subset``: ``auto``, ``all`` or a number of examples (validated with the other settings)."""
+    if text is None:
+        return None
+    return int(text) if text.strip().isdigit() else text
 ParallelOption = Annotated[
     Optional[str],
     typer.Option(

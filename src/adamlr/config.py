@@ -21,6 +21,7 @@ from adamlr.choices import (
     NORM_MODES,
     PARALLEL_MODES,
     RULE_NAMES,
+    SUBSET_CHOICES,
     WEIGHT_DISTRIBUTIONS,
     DtypeName,
     HorizonUnit,
@@ -29,23 +30,34 @@ from adamlr.choices import (
     NormMode,
     Parallel,
     Rule,
+    SubsetChoice,
     WeightDistribution,
 )
 from adamlr.errors import ConfigError, did_you_mean
 
+DEFAULT_SAMPLES = 10
+EXACT_TOL = 1e-3
+FAST_TOL = 0.2
+
 
 @dataclass(frozen=True)
 class Settings:
-    """How to run Algorithm 2. See ``adamlr estimate --help`` for each field."""
+    """How to run an estimate. See ``adamlr estimate --help`` (or docs/cli.md) for each field.
+
+    ``samples``, ``tol`` and ``subset`` left at None/``auto`` are sized to the answer (the rate
+    matters to about 1.5×): an adaptive number of samples up to 10, a solver tolerance of
+    ``FAST_TOL`` and a random subset of the data grown until ‖H‖ settles. ``exact`` runs the
+    paper's procedure instead: 10 samples, the whole data, tolerance ``EXACT_TOL``, full-batch probes.
+    """
 
     epochs: int | None = None
     steps: int | None = None
     loss: Any = "cross_entropy"
-    samples: int = 10
+    samples: int | None = None
     weights: WeightDistribution = "gaussian"
     scale: float = 1.0
     method: Method = "lanczos"
-    tol: float = 1e-3
+    tol: float | None = None
     max_iter: int = 100
     seed: int = 0
     device: str = "auto"
@@ -56,9 +68,12 @@ class Settings:
     batch_size: int | None = None
     batches_per_sample: int = 1
     norm_mode: NormMode = "train"
-    probe_steps: int = 10
-    rule: Rule = "paper"
+    probe_steps: int | None = None
+    rule: Rule = "search"
     strict: bool = False
+    exact: bool = False
+    subset: int | SubsetChoice = "auto"
+    stability: bool = False
     parallel: Parallel = "data"
     inputs: Any = None
     targets: Any = None
@@ -68,6 +83,21 @@ class Settings:
         invalid = _invalid_fields(self)
         if invalid:
             raise ConfigError("invalid settings", invalid)
+
+    @property
+    def sample_count(self) -> int:
+        """N, the most weight samples (``samples``, else 10)."""
+        return self.samples if self.samples is not None else DEFAULT_SAMPLES
+
+    @property
+    def solver_tol(self) -> float:
+        """The eigen-solver's relative tolerance: ``tol``, else ``EXACT_TOL`` with ``exact``, else ``FAST_TOL``."""
+        return self.tol if self.tol is not None else (EXACT_TOL if self.exact else FAST_TOL)
+
+    @property
+    def data_subset(self) -> int | SubsetChoice:
+        """``all`` with ``exact``, else ``subset``."""
+        return "all" if self.exact else self.subset
 
     @property
     def horizon(self) -> tuple[int, HorizonUnit]:
@@ -87,6 +117,7 @@ class Settings:
 FIELD_NAMES = tuple(f.name for f in fields(Settings))
 INT_FIELDS = ("epochs", "steps", "samples", "max_iter", "seed", "chunk_size", "batch_size", "batches_per_sample",
               "probe_steps")
+OPTIONAL_FIELDS = ("epochs", "steps", "samples", "tol", "chunk_size", "batch_size", "probe_steps")
 FLOAT_FIELDS = ("scale", "tol", "loss_floor")
 CHOICES: dict[str, tuple[str, ...]] = {
     "weights": WEIGHT_DISTRIBUTIONS,
@@ -101,14 +132,16 @@ CHOICES: dict[str, tuple[str, ...]] = {
 
 
 def _type_mismatch(name: str, value: Any) -> str | None:
-    if value is None and name in ("epochs", "steps", "chunk_size", "batch_size"):
+    if value is None and name in OPTIONAL_FIELDS:
         return None
     if name in INT_FIELDS and (isinstance(value, bool) or not isinstance(value, int)):
         return f"{name}: expected an integer, found {type(value).__name__} {value!r}"
     if name in FLOAT_FIELDS and (isinstance(value, bool) or not isinstance(value, (int, float))):
         return f"{name}: expected a number, found {type(value).__name__} {value!r}"
-    if name == "strict" and not isinstance(value, bool):
-        return f"strict: expected true or false, found {type(value).__name__} {value!r}"
+    if name in ("strict", "exact", "stability") and not isinstance(value, bool):
+        return f"{name}: expected true or false, found {type(value).__name__} {value!r}"
+    if name == "subset" and not (value in SUBSET_CHOICES or (isinstance(value, int) and not isinstance(value, bool))):
+        return f"subset: expected auto, all or a number of examples, found {type(value).__name__} {value!r}"
     if name in ("inputs", "targets", "output") and value is not None:
         return _layout_mismatch(name, value)
     if name == "loss" and not (isinstance(value, str) or callable(value)):
@@ -145,18 +178,22 @@ def _out_of_range(s: Settings) -> list[str]:
         if value is not None and value <= 0:
             out.append(f"{name}: expected T > 0, found {value}")
     checks = [
-        ("samples", s.samples >= 1, "at least 1"),
+        ("samples", s.samples is None or s.samples >= 1, "at least 1"),
+        ("subset", not isinstance(s.subset, int) or s.subset >= 1, "auto, all or at least 1 example"),
         ("max_iter", s.max_iter >= 1, "at least 1"),
         ("seed", s.seed >= 0, "a non-negative integer"),
         ("scale", s.scale > 0 and math.isfinite(s.scale), "a positive finite number"),
-        ("tol", 0 < s.tol < 1, "a relative tolerance in (0, 1)"),
+        ("tol", s.tol is None or 0 < s.tol < 1, "a relative tolerance in (0, 1)"),
         ("loss_floor", math.isfinite(s.loss_floor), "a finite number"),
         ("chunk_size", s.chunk_size is None or s.chunk_size >= 1, "at least 1"),
         ("batch_size", s.batch_size is None or s.batch_size >= 1, "at least 1"),
         ("batches_per_sample", s.batches_per_sample >= 1, "at least 1"),
-        ("probe_steps", s.probe_steps >= 0, "0 (no probe) or more Adam steps"),
+        ("probe_steps", s.probe_steps is None or s.probe_steps >= 0, "0 (no probe) or more Adam steps"),
     ]
     out += [f"{name}: expected {what}, found {getattr(s, name)!r}" for name, ok, what in checks if not ok]
+    if s.exact and s.subset != "auto":
+        out.append("exact/subset: expected at most one of them (exact takes the whole data), found "
+                   f"subset={s.subset!r}")
     return out
 
 

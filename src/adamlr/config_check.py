@@ -19,8 +19,8 @@ from adamlr.cache import Cache
 from adamlr.config import parse_yaml_file, read_yaml, settings_and_inputs
 from adamlr.distributed import Communicator
 from adamlr.errors import ConfigError, did_you_mean
+from adamlr.estimation import estimate
 from adamlr.files import write_atomic
-from adamlr.pipeline import estimate
 from adamlr.progress import Progress
 from adamlr.result import EstimateResult
 

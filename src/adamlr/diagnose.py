@@ -1,87 +1,153 @@
-"""The trust diagnostics of an estimate, computed after α from the same problem: no I/O.
+"""The diagnostics of an estimate, after K̂: the rule's probes, the probe at the recommended rate, and more on request.
 
-* **probe**: k Adam steps at α from w0 (on copies), full batch, or k random batches of
-  ``--batch-size``; the verdict is ``rises`` when the loss went above L(w0) at any step.
-  This is the check that matters: on plain ReLU networks the paper's α blew the loss up on
-  the first step (docs/results.md).
-* **stability**: Adam's stability limit at w0, (2 + 2β₁)/((1 − β₁)·λ_max(P^{-1/2} H P^{-1/2}))
-  with P from 10 warm-up steps at 1e-7 (Cohen et al. 2022, "Adaptive Gradient Methods at
-  the Edge of Stability"). Information, not a verdict: useful constant rates were measured
-  5–34× above it (shared notes, design.md), since Adam runs above its initial threshold and
-  settles.
-* **normalized**: the share of weight tensors followed by a normalisation layer; the
-  paper's α held up in our runs only where every layer, output included, was normalised.
-* **rules**: the paper's α and ``probe_halving`` (α halved until a 10-step full-batch probe
-  descends), which measured better on docs/recommendation.md's benchmark (within 3× of the
-  grid's best rate on 8 of 11 setups against the paper's 4). ``--rule`` picks the one a
-  report recommends; ``lr`` stays the paper's α.
+* **rules**: the paper's α always; ``search`` (the default: the best rate of short probes on the
+  user's batches, searched from α) or ``probe_halving`` when ``--rule`` picks them. Only the
+  chosen rule runs its probes.
+* **probe**: k Adam steps at the recommended rate from w0 on the user's batches; its verdict
+  (``descends``, ``transient``, ``rises``) is what ``--strict`` judges.
+* **stability**: Adam's stability limit at w0 (Cohen et al. 2022), only with ``stability`` (it is
+  information, not a verdict, and costs a full eigen-solve).
+* **normalized**: the share of weight tensors followed by a normalisation layer (free).
+
+Probes step on the user's own batches at their batch size, as training does: a DataLoader's first
+k batches, k random batches of ``--batch-size``, or the whole data (tensors or a Dataset without
+``--batch-size``, and every probe with ``--exact``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+import math
+import time
+from dataclasses import dataclass, field
 
 import torch
 
+from adamlr.batch import Batch
 from adamlr.choices import HvpMode
 from adamlr.config import Settings
-from adamlr.data import Batch
-from adamlr.diagnostics import NormalizationInfo, ProbeResult, StabilityResult, adam_stability, normalization_share
-from adamlr.diagnostics import probe as adam_probe
-from adamlr.diagnostics.probing import HALVING_STEPS, HalvingResult, halve_until_descends
+from adamlr.diagnostics import (
+    HalvingResult,
+    NormalizationInfo,
+    ProbeResult,
+    SearchResult,
+    StabilityResult,
+    adam_stability,
+    halve_until_descends,
+    normalization_share,
+    probe,
+    search_rate,
+)
+from adamlr.diagnostics.halving import HALVING_STEPS
+from adamlr.diagnostics.search import PROBE_STEPS
+from adamlr.initial import InitialLoss
 from adamlr.problem import Problem
+from adamlr.progress import Progress
 from adamlr.sampling import sample_seed
 
 WARMUP_STEPS = 10
 WARMUP_LR = 1e-7
-PROBE_STREAM = 3  # sample_seed streams: 0 weights, 1 start vectors, 2 batches; 3 the diagnostics
+VERDICT_STEPS = 10
+PROBE_STREAM = 3  # sample_seed streams: 0 weights, 1 start vectors, 2 batches, 3 the diagnostics, 4 subsets
 
 
 @dataclass(frozen=True)
 class Diagnostics:
-    """What the probe, the stability limit and the normalisation check found."""
+    """What the rules and the diagnostics found, and what they cost."""
 
+    rules: dict[str, float]
     probe: ProbeResult | None
-    stability: StabilityResult
+    search: SearchResult | None
+    halving: HalvingResult | None
+    stability: StabilityResult | None
     normalization: NormalizationInfo
-    halving: HalvingResult
-
-    def to_dicts(self) -> dict[str, Any]:
-        """The result's JSON keys ``probe``, ``stability``, ``normalized``, ``rules`` and ``probe_halving``."""
-        return {"probe": self.probe.to_dict() if self.probe else None, "stability": self.stability.to_dict(),
-                "normalized": self.normalization.to_dict(),
-                "rules": {"paper": self.halving.start, "probe_halving": self.halving.rate},
-                "probe_halving": self.halving.to_dict()}
+    seconds: dict[str, float] = field(default_factory=dict)
+    probe_steps: int = 0
+    step_seconds: float | None = None
 
 
-def _probe_batches(problem: Problem, settings: Settings) -> list[Batch]:
-    """k random batches of ``--batch-size`` examples, drawn as mini-batch training would draw them."""
-    assert settings.batch_size is not None
-    generator = torch.Generator().manual_seed(sample_seed(settings.seed, 0, stream=PROBE_STREAM))
+def steps_per_epoch(problem: Problem, settings: Settings) -> int:
+    """Adam steps in one epoch of training: ⌈n / batch size⌉, the loader's batches, or 1 (full batch)."""
     batches = problem.objective.batches
-    return [next(iter(batches.random_batch(settings.batch_size, generator))) for _ in range(settings.probe_steps)]
+    if settings.batch_size:
+        return math.ceil(batches.n_examples / settings.batch_size)
+    return batches.n_batches
 
 
-def diagnose(problem: Problem, settings: Settings, lr: float, mode: HvpMode, initial_loss: float) -> Diagnostics:
-    """Probe α, measure Adam's stability limit at w0 and the model's normalisation.
+def horizon_steps(problem: Problem, settings: Settings) -> int:
+    """T in Adam steps (``--epochs`` times the steps of an epoch, or ``--steps``)."""
+    horizon, unit = settings.horizon
+    return horizon * steps_per_epoch(problem, settings) if unit == "epochs" else horizon
+
+
+def probe_batches(problem: Problem, settings: Settings, steps: int) -> list[Batch] | None:
+    """The batches a probe of ``steps`` steps takes, as training would (module docstring); None: full batch."""
+    batches = problem.objective.batches
+    if settings.exact or (not settings.batch_size and batches.n_batches == 1):
+        return None
+    if settings.batch_size:
+        generator = torch.Generator().manual_seed(sample_seed(settings.seed, 0, stream=PROBE_STREAM))
+        return [next(iter(batches.random_batch(settings.batch_size, generator))) for _ in range(steps)]
+    taken: list[Batch] = []
+    while len(taken) < steps:  # a loader of fewer batches than steps: the next epoch's, in the same order
+        for batch in batches:
+            taken.append(batch)
+            if len(taken) == steps:
+                break
+    return taken
+
+
+def diagnose(problem: Problem, settings: Settings, alpha: float, initial: InitialLoss, mode: HvpMode,
+             progress: Progress) -> Diagnostics:
+    """Run the chosen rule's probes, the probe at its rate, the stability limit if asked, the normalisation check.
 
     Args:
-        problem: the prepared problem (the Hessian in its ``--norm-mode``).
-        settings: ``probe_steps`` (0: no probe), ``batch_size``, ``tol``, ``max_iter``, ``seed``.
-        lr: the rate to judge (the paper's α).
-        mode: how Hessian-vector products are computed for the stability solve.
-        initial_loss: L(w0), already computed by the estimate (the probes reuse it).
+        problem: the prepared problem.
+        settings: ``rule``, ``probe_steps`` (0: no probe at all; None: the rule's own), ``stability``, …
+        alpha: the paper's α.
+        initial: L(w0) and the examples the probes are judged on.
+        mode: how Hessian-vector products are computed (the stability solve).
+        progress: told which stage runs.
     """
-    objective, w0 = problem.objective, problem.initial_params
-    probed = None
-    if settings.probe_steps:
-        batches = _probe_batches(problem, settings) if settings.batch_size else None
-        probed = adam_probe(objective, w0, lr, steps=settings.probe_steps, batches=batches, initial_loss=initial_loss)
-    stability = adam_stability(objective, w0, lr, warmup_steps=WARMUP_STEPS, warmup_lr=WARMUP_LR, tol=settings.tol,
-                               max_iter=settings.max_iter, seed=sample_seed(settings.seed, 1, stream=PROBE_STREAM),
-                               mode=mode)
-    full_batch_probe = probed if probed is not None and not settings.batch_size else None
-    halving = halve_until_descends(objective, w0, lr, first=full_batch_probe, initial_loss=initial_loss,
-                                   steps=HALVING_STEPS)
-    return Diagnostics(probed, stability, normalization_share(problem.objective.module), halving)
+    seconds: dict[str, float] = {}
+    rules: dict[str, float] = {"paper": alpha}
+    search = halving = verdict_probe = stability = None
+    probes: list[ProbeResult] = []
+    horizon = horizon_steps(problem, settings)
+
+    def run_probe(rate: float, steps: int) -> ProbeResult:
+        progress.stage(f"probe: {steps} Adam steps at {rate:.3g}")
+        found = probe(problem.objective, problem.initial_params, rate, steps=steps,
+                      batches=probe_batches(problem, settings, steps), evaluation=initial.evaluation,
+                      initial_loss=initial.value)
+        probes.append(found)
+        return found
+
+    started = time.perf_counter()
+    if settings.probe_steps != 0 and settings.rule == "search":
+        k = min(settings.probe_steps or PROBE_STEPS, horizon)
+        search = search_rate(lambda rate: run_probe(rate, k), alpha, steps=k, horizon=horizon)
+        rules["search"] = search.rate
+    elif settings.probe_steps != 0 and settings.rule == "probe_halving":
+        k = settings.probe_steps or HALVING_STEPS
+        halving = halve_until_descends(lambda rate: run_probe(rate, k), alpha)
+        rules["probe_halving"] = halving.rate
+    seconds["rule"] = time.perf_counter() - started
+    if settings.probe_steps != 0:
+        started = time.perf_counter()
+        rate = rules.get(settings.rule, alpha)
+        steps = min(settings.probe_steps or VERDICT_STEPS, horizon)
+        earlier = next((p for p in probes if math.isclose(p.lr, rate, rel_tol=1e-9) and p.steps == steps), None)
+        verdict_probe = earlier or run_probe(rate, steps)
+        seconds["probe"] = time.perf_counter() - started
+    if settings.stability:
+        progress.stage("Adam's stability limit at w0")
+        started = time.perf_counter()
+        stability = adam_stability(problem.objective, problem.initial_params, rules.get(settings.rule, alpha),
+                                   warmup_steps=WARMUP_STEPS, warmup_lr=WARMUP_LR, tol=settings.solver_tol,
+                                   max_iter=settings.max_iter, seed=sample_seed(settings.seed, 1, stream=PROBE_STREAM),
+                                   mode=mode)
+        seconds["stability"] = time.perf_counter() - started
+    total_steps = sum(p.steps for p in probes)
+    step_seconds = sum(p.step_seconds * p.steps for p in probes) / total_steps if total_steps else None
+    return Diagnostics(rules, verdict_probe, search, halving, stability, normalization_share(problem.objective.module),
+                       seconds, total_steps, step_seconds)

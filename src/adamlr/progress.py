@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from adamlr.result import SampleResult
+from adamlr.samples import SampleResult
 
 
 class Progress:
@@ -19,3 +19,6 @@ class Progress:
 
     def sample_finished(self, sample: SampleResult) -> None:
         """A sample is done (computed now or taken from the journal)."""
+
+    def stage(self, description: str) -> None:
+        """Another stage of the estimate begins (L(w0), a probe, the stability limit, …)."""

@@ -1,50 +1,74 @@
-"""Frozen result types of an estimate, and their JSON form."""
+"""The frozen result of an estimate, with its diagnostics typed, and its JSON form (``to_dict``/``from_dict``)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-SCHEMA_VERSION = 2
+from adamlr.diagnostics import HalvingResult, NormalizationInfo, ProbeResult, SearchResult, StabilityResult
+from adamlr.samples import SampleResult, sample_from_dict
+
+SCHEMA_VERSION = 3
 
 
 @dataclass(frozen=True)
-class SampleResult:
-    """One weight sample of Algorithm 2.
+class Accuracy:
+    """How much of the data and how many samples the answer rests on, and how far it may be off.
 
     Attributes:
-        index: 0-based sample number.
-        spectral_norm: ‖∇²L(w_j)‖₂ = max |λ|.
-        eigenvalue: the dominant eigenvalue with its sign.
-        iterations: Hessian-vector products used by the solver.
-        converged: whether the solve converged (relative residual below tol/10, see
-            :mod:`adamlr.solvers`).
-        residual: final relative residual ‖Hv − λv‖ / |λ|.
-        seconds: wall time of this sample (graph build and solve).
-        loss: L(w_j), the full-data loss at the sample.
-        gradient_norm: ‖∇L(w_j)‖₂.
-        history: the eigenvalue estimate after each iteration.
-        batch_norms: mini-batch Algorithm 2 only: ‖H_B(w_j)‖₂ on each random batch;
-            ``spectral_norm`` is then their mean.
-        bounded: stopped early, not converged, because it cannot raise K̂: at both ends of the
-            spectrum the Ritz value plus ten times its residual was below the largest ‖H‖ of
-            the samples before it. ``spectral_norm`` is then a lower estimate.
-        upper_bound: when bounded, the larger of those two upper estimates.
+        hessian_examples: the examples each Hessian was taken over.
+        loss_examples: the examples L(w0) was taken over.
+        total_examples: the examples in the data.
+        loss_standard_error: the standard error of L(w0) (None when taken over every example).
+        growth: ``(examples, ‖H‖)`` of sample 0 on each subset the adaptive growth tried.
+        k_hat_change: the relative change of sample 0's ‖H‖ over the last doubling (None: no growth).
+        samples_stop: why the draw stopped: ``all drawn``, ``settled`` (every ‖H‖ within the
+            accuracy of their maximum) or ``identical`` (the factory returned fixed weights).
+        spread: max ‖H‖ / median ‖H‖ over the samples.
+        lr_uncertainty: the relative uncertainty of α from L(w0)'s standard error and the last
+            growth step, ½·sqrt(σ_L² + Δ_K²) (0 on the whole data).
     """
 
-    index: int
-    spectral_norm: float
-    eigenvalue: float
-    iterations: int
-    converged: bool
-    residual: float
-    seconds: float
-    loss: float
-    gradient_norm: float
-    history: tuple[float, ...] = ()
-    batch_norms: tuple[float, ...] = ()
-    bounded: bool = False
-    upper_bound: float | None = None
+    hessian_examples: int
+    loss_examples: int
+    total_examples: int
+    loss_standard_error: float | None
+    growth: tuple[tuple[int, float], ...]
+    k_hat_change: float | None
+    samples_stop: str
+    spread: float
+    lr_uncertainty: float
+
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> Accuracy:
+        known = {f.name: d[f.name] for f in fields(Accuracy)}
+        known["growth"] = tuple((int(m), float(h)) for m, h in known["growth"])
+        return Accuracy(**known)
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What the estimate cost.
+
+    Attributes:
+        seconds: wall time of each stage (``prepare``, ``initial_loss``, ``samples``, ``rule``,
+            ``probe``, ``stability``, ``diagnostics``, ``finish``).
+        hvp_products: Hessian-vector products.
+        probe_steps: Adam steps the probes took.
+        epoch_seconds: the time one epoch of training takes here, from the probes' own timing
+            (one step × steps per epoch; None when no probe ran).
+        epochs: the whole estimate in epoch-equivalents, seconds / epoch_seconds.
+    """
+
+    seconds: dict[str, float]
+    hvp_products: int
+    probe_steps: int
+    epoch_seconds: float | None
+    epochs: float | None
+
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> Cost:
+        return Cost(**{f.name: d[f.name] for f in fields(Cost)})
 
 
 @dataclass(frozen=True)
@@ -52,18 +76,19 @@ class EstimateResult:
     """Everything an estimate computed, and how.
 
     Attributes:
-        lr: the recommended constant Adam step α = sqrt(2 (L(w0) − L*) / (K̂ T)).
+        lr: the paper's α = sqrt(2 (L(w0) − L*) / (K̂ T)), always computed.
         k_hat: K̂ = max_j ‖∇²L(w_j)‖₂.
-        initial_loss: L(w0) over the whole data set.
+        initial_loss: L(w0).
         T: the horizon; ``horizon_unit`` says whether it counts epochs or steps.
         samples: the per-sample results.
-        probe: ``{steps, lr, losses, initial_loss, verdict, seconds}``: k Adam steps at α from
-            w0; ``verdict`` is ``"rises"`` when the loss went above L(w0) (None: no probe).
-        stability: ``{lr_limit, sharpness, ratio, …}``: Adam's stability limit at w0 and α / limit.
-        normalized: ``{normalized, share, weight_tensors, followed, note}``: how much of the
-            network is followed by a normalisation layer.
-        rules: ``{name: rate}``: the paper's α and ``probe_halving``'s rate.
-        probe_halving: ``{rate, start, halvings, descended, seconds}``.
+        rules: ``{name: rate}`` of every rule computed (``paper`` always).
+        probe: the probe at the recommended rate (None: probes off).
+        search: the ``search`` rule's probes (None unless it ran).
+        halving: the ``probe_halving`` rule (None unless it ran).
+        stability: Adam's stability limit at w0 (None unless ``stability`` was asked for).
+        normalized: how much of the network feeds a normalisation layer.
+        accuracy: the subset, the samples and the uncertainty (:class:`Accuracy`).
+        cost: seconds per stage, products, probe steps, epoch-equivalents (:class:`Cost`).
     """
 
     lr: float
@@ -86,21 +111,24 @@ class EstimateResult:
     version: str = ""
     partial: bool = False
     cache: dict[str, Any] | None = None
-    probe: dict[str, Any] | None = None
-    stability: dict[str, Any] | None = None
-    normalized: dict[str, Any] | None = None
-    rules: dict[str, float] | None = None
-    probe_halving: dict[str, Any] | None = None
+    rules: dict[str, float] = field(default_factory=dict)
+    probe: ProbeResult | None = None
+    search: SearchResult | None = None
+    halving: HalvingResult | None = None
+    stability: StabilityResult | None = None
+    normalized: NormalizationInfo | None = None
+    accuracy: Accuracy | None = None
+    cost: Cost | None = None
 
     @property
     def rule(self) -> str:
-        """The rule whose rate this result recommends (``--rule``; the paper's by default)."""
+        """The rule whose rate this result recommends (``--rule``)."""
         return str(self.settings.get("rule", "paper"))
 
     @property
     def recommended_lr(self) -> float:
-        """The rate of :attr:`rule` (the paper's α when the rules were not computed, e.g. a partial result)."""
-        return (self.rules or {}).get(self.rule, self.lr)
+        """The rate of :attr:`rule` (the paper's α when that rule was not computed, e.g. a partial result)."""
+        return self.rules.get(self.rule, self.lr)
 
     @property
     def all_converged(self) -> bool:
@@ -108,11 +136,12 @@ class EstimateResult:
         return all(s.converged or s.bounded for s in self.samples)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dictionary; its top-level keys are a stable contract (schema_version 2 added
-        ``probe``, ``stability``, ``normalized``, ``rules``, ``probe_halving``, ``rule`` and
-        ``recommended_lr`` to version 1's keys)."""
+        """A JSON-ready dictionary; its top-level keys are a stable contract (docs/cli.md, schema_version 3)."""
         out: dict[str, Any] = {"schema_version": SCHEMA_VERSION}
-        out.update(asdict(self))
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = value.to_dict() if hasattr(value, "to_dict") else (
+                asdict(value) if f.name in ("accuracy", "cost") and value is not None else value)
         out["samples"] = [
             {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(s).items()} for s in self.samples
         ]
@@ -127,19 +156,16 @@ class EstimateResult:
     @staticmethod
     def from_dict(d: dict[str, Any]) -> EstimateResult:
         """Rebuild a result from :meth:`to_dict`'s output (e.g. a cache entry)."""
-        names = {f.name for f in fields(EstimateResult)}
-        kw = {k: v for k, v in d.items() if k in names}
+        parsers: dict[str, Any] = {"probe": ProbeResult.from_dict, "search": SearchResult.from_dict,
+                                   "halving": HalvingResult.from_dict, "stability": StabilityResult.from_dict,
+                                   "normalized": NormalizationInfo.from_dict, "accuracy": Accuracy.from_dict,
+                                   "cost": Cost.from_dict}
+        kw = {f.name: d[f.name] for f in fields(EstimateResult) if f.name in d}
+        for name, parse in parsers.items():
+            if kw.get(name) is not None:
+                kw[name] = parse(kw[name])
         sample_names = {f.name for f in fields(SampleResult)}
         kw["samples"] = tuple(sample_from_dict({k: v for k, v in s.items() if k in sample_names}) for s in d["samples"])
         kw["warnings"] = tuple(d.get("warnings", ()))
+        kw["rules"] = dict(d.get("rules") or {})
         return EstimateResult(**kw)
-
-
-def sample_from_dict(d: dict[str, Any]) -> SampleResult:
-    """A :class:`SampleResult` from its dictionary (lists back to tuples; null residual to inf)."""
-    d = dict(d)
-    d["history"] = tuple(d.get("history") or ())
-    d["batch_norms"] = tuple(d.get("batch_norms") or ())
-    if d.get("residual") is None:
-        d["residual"] = float("inf")
-    return SampleResult(**d)

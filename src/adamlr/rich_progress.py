@@ -16,7 +16,7 @@ from rich.text import Text
 
 from adamlr.comparison.runner import CompareProgress
 from adamlr.progress import Progress
-from adamlr.result import SampleResult
+from adamlr.samples import SampleResult
 
 
 class TimeLeft(ProgressColumn):
@@ -54,6 +54,7 @@ class RichProgress(Progress):
         self.current: TaskID | None = None
         self.n_samples = self.finished = 0
         self.max_iter = 0
+        self.stage_task: TaskID | None = None
 
     def __enter__(self) -> RichProgress:
         self.bars.__enter__()
@@ -73,6 +74,12 @@ class RichProgress(Progress):
     def iteration(self, index: int, iteration: int, eigenvalue: float, residual: float) -> None:
         if self.current is not None:
             self.bars.update(self.current, completed=iteration, info=f"λ={eigenvalue:.4g} res={residual:.1e}")
+
+    def stage(self, description: str) -> None:
+        if self.stage_task is None:
+            self.stage_task = self.bars.add_task(description, total=None, **_fields(False))
+        else:
+            self.bars.update(self.stage_task, description=description)
 
     def sample_finished(self, sample: SampleResult) -> None:
         if self.current is not None:

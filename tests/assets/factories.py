@@ -136,3 +136,26 @@ def bn_everywhere_digits() -> nn.Module:
     from adamlr.zoo.paper_code import mlp_bn, normal_init_
 
     return normal_init_(mlp_bn(1, in_features=64, width=256), std=0.04)
+
+
+def large_lsq_data() -> tuple[torch.Tensor, torch.Tensor]:
+    """Least squares with 6,000 rows of 8 features: large enough that the default Hessian subset is a subset."""
+    g = _gen(5)
+    x = torch.randn(6000, 8, generator=g) * torch.linspace(0.5, 2.0, 8)
+    return x, x @ torch.randn(8, 1, generator=g) + 0.1 * torch.randn(6000, 1, generator=g)
+
+
+def wide_linear_model() -> nn.Module:
+    """8 → 1 without bias, for :func:`large_lsq_data`."""
+    return nn.Linear(8, 1, bias=False)
+
+
+_FIXED = nn.Linear(4, 3)
+
+
+def fixed_weights_model() -> nn.Module:
+    """A factory that returns the same weights every call, whatever the seed (as a checkpoint loader does)."""
+    model = nn.Linear(4, 3)
+    model.load_state_dict(_FIXED.state_dict())
+    model.reset_parameters = lambda: None  # type: ignore[method-assign]
+    return model

@@ -26,9 +26,9 @@ from adamlr.comparison.training import RunResult, TrainSpec, train
 from adamlr.config import Settings
 from adamlr.data import BatchSource, as_batches
 from adamlr.errors import DataError, UsageError
+from adamlr.estimation import estimate
 from adamlr.loading import describe, load_object
 from adamlr.losses import resolve_loss
-from adamlr.pipeline import estimate
 from adamlr.problem import TORCH_DTYPES, build_model, layout_for, load_batches, resolve_device, training_data
 from adamlr.progress import Progress
 from adamlr.rng import preserved_rng

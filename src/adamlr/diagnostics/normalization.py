@@ -68,6 +68,10 @@ class NormalizationInfo:
         """Plain JSON-ready values."""
         return asdict(self)
 
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> NormalizationInfo:
+        return NormalizationInfo(**{k: d[k] for k in NormalizationInfo.__dataclass_fields__})
+
 
 def normalization_share(module: nn.Module) -> NormalizationInfo:
     """The share of a model's Linear/Conv weight tensors whose output feeds a normalisation layer next.

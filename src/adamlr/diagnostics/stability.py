@@ -56,6 +56,13 @@ class StabilityResult:
         out["lr_limit"] = self.lr_limit if math.isfinite(self.lr_limit) else None
         return out
 
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> StabilityResult:
+        """The inverse of :meth:`to_dict` (a null limit back to infinity)."""
+        known = {k: d[k] for k in StabilityResult.__dataclass_fields__}
+        known["lr_limit"] = math.inf if known["lr_limit"] is None else known["lr_limit"]
+        return StabilityResult(**known)
+
 
 def stability_limit(sharpness: float, beta1: float) -> float:
     """The largest rate at which full-batch Adam is stable at this preconditioned sharpness.
