@@ -162,13 +162,14 @@ def test_least_squares_exact_k_and_one_process_values_with_unequal_shards(parall
                                                         ("samples", "tiny_data", "auto")])
 def test_small_mlp_matches_one_process(parallel, data, hvp):
     run = torchrun("estimate", "-m", F + "tiny_mlp", "-d", F + data, "--epochs", "5", "--samples", "3", "--seed", "2",
-                   "--json", "--no-cache", "--parallel", parallel, "--hvp", hvp, *EXACT)
+                   "--json", "--no-cache", "--parallel", parallel, "--hvp", hvp, "--stability", *EXACT)
     assert run.returncode == 0, run.stderr
     out = one_object(run.stdout)
-    single = estimate(F + "tiny_mlp", F + data, epochs=5, samples=3, seed=2, dtype="float64", tol=1e-8)
+    single = estimate(F + "tiny_mlp", F + data, epochs=5, samples=3, seed=2, dtype="float64", tol=1e-8, stability=True)
     assert_same(out, single)
-    assert out["stability"]["lr_limit"] == pytest.approx(single.stability["lr_limit"], rel=1e-6)
-    assert out["probe"]["losses"] == pytest.approx(list(single.probe["losses"]), rel=1e-6)
+    assert out["stability"]["lr_limit"] == pytest.approx(single.stability.lr_limit, rel=1e-6)
+    assert out["probe"]["losses"] == pytest.approx(list(single.probe.losses), rel=1e-6)  # the same batches, in order
+    assert out["recommended_lr"] == pytest.approx(single.recommended_lr, rel=1e-6)
 
 
 @pytest.mark.parametrize("data", ["dict_loader", "dict_dataset"])

@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from adamlr.algorithm import START_EXAMPLES
 from adamlr.files import write_atomic
 from adamlr.fingerprints import code_digest, data_digest, fingerprint, model_digest
 
@@ -120,5 +121,7 @@ def problem_key(problem: Problem, settings: Settings) -> str:
     sources = problem.sources
     code = code_digest(problem.user_model, (sources.factory, sources.loss), sources.data)
     chosen = {k: v for k, v in settings.to_dict().items() if k not in NOT_IN_KEY}
+    if chosen.get("subset") == "auto" and n < 2 * START_EXAMPLES:  # auto takes every example of data this small
+        chosen["subset"] = "all"
     return fingerprint({"architecture": arch, "weights": weights, "code": code, "data": data, "examples": n,
                         "loss": problem.objective.loss_name, "settings": chosen, "device": problem.device.type})

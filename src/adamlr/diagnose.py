@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import torch
@@ -65,12 +66,19 @@ class Diagnostics:
     step_seconds: float | None = None
 
 
+def _full_batch(problem: Problem) -> bool:
+    """Training takes the whole data as one batch: one batch, or one batch's rows split across processes."""
+    objective = problem.objective
+    rows_split = objective.local_examples != objective.batches.n_examples and problem.whole_data is None
+    return rows_split or objective.batches.n_batches == 1
+
+
 def steps_per_epoch(problem: Problem, settings: Settings) -> int:
     """Adam steps in one epoch of training: ⌈n / batch size⌉, the loader's batches, or 1 (full batch)."""
     batches = problem.objective.batches
     if settings.batch_size:
         return math.ceil(batches.n_examples / settings.batch_size)
-    return batches.n_batches
+    return 1 if _full_batch(problem) else batches.n_batches
 
 
 def horizon_steps(problem: Problem, settings: Settings) -> int:
@@ -82,18 +90,29 @@ def horizon_steps(problem: Problem, settings: Settings) -> int:
 def probe_batches(problem: Problem, settings: Settings, steps: int) -> list[Batch] | None:
     """The batches a probe of ``steps`` steps takes, as training would (module docstring); None: full batch."""
     batches = problem.objective.batches
-    if settings.exact or (not settings.batch_size and batches.n_batches == 1):
+    if settings.exact or (not settings.batch_size and _full_batch(problem)):
         return None
     if settings.batch_size:
         generator = torch.Generator().manual_seed(sample_seed(settings.seed, 0, stream=PROBE_STREAM))
         return [next(iter(batches.random_batch(settings.batch_size, generator))) for _ in range(steps)]
     taken: list[Batch] = []
     while len(taken) < steps:  # a loader of fewer batches than steps: the next epoch's, in the same order
-        for batch in batches:
+        for batch in _unsharded(problem) if problem.whole_data is not None else batches:
             taken.append(batch)
             if len(taken) == steps:
                 break
     return taken
+
+
+def _unsharded(problem: Problem) -> Iterator[Batch]:
+    """The user's own batches in order (every rank alike under torchrun), converted as the problem's data."""
+    batches = problem.objective.batches
+    data = problem.whole_data
+    raw = data() if callable(data) and not hasattr(data, "__iter__") else data
+    for index, item in enumerate(raw):
+        batch = batches.make_batch(item, index)
+        if batch.size:
+            yield batch
 
 
 def diagnose(problem: Problem, settings: Settings, alpha: float, initial: InitialLoss, mode: HvpMode,

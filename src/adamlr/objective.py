@@ -268,10 +268,6 @@ class Objective:
         """A loss and its gradient summed over the processes that share the data; here: as they are."""
         return loss, grads
 
-    def mean_over_replicas(self, loss: float, grads: list[torch.Tensor]) -> tuple[float, list[torch.Tensor]]:
-        """A batch's loss and gradient averaged over the processes that each step on their own batch; here: as is."""
-        return loss, grads
-
     @property
     def local_examples(self) -> int:
         """Examples this process evaluates (all of them unless the data is sharded)."""

@@ -5,8 +5,8 @@ Both run the stages of :mod:`adamlr.pipeline`, as one process does:
 * ``data`` (the default): every rank prepares the same model and its own shard of the data
   (:mod:`adamlr.sharding`); the whole estimate, diagnostics included, runs identically on every
   rank (same seeds, same start vectors) and each loss, gradient and Hessian-vector product is
-  summed over ranks by one all-reduce; mini-batch probes step on each rank's own batch and
-  average the gradients, as data-parallel training does. The Hessian is taken over the whole
+  summed over ranks by one all-reduce; mini-batch probes step on the first batches of the unsharded
+  data on every rank alike, as one process does. The Hessian is taken over the whole
   data (sharding is for data too large for one device), so the run is keyed as ``subset: all``.
 * ``samples``: every rank holds the whole data and computes L(w0); sample 0 (with its subset
   growth) is computed by every rank alike, then the samples ``j ≡ rank (mod W)`` of each round;
@@ -104,7 +104,8 @@ def _data_parallel(model: Any, data: Any, settings: Settings, progress: Progress
     note = (f"data-parallel over {comm.size} processes: each evaluates its shard ({sharded.local_examples:,} of "
             f"{sharded.batches.n_examples:,} examples on rank {comm.rank}); L, ∇L and each Hessian-vector product are "
             "summed over them, and the Hessian is taken over the whole data")
-    run.problem = dataclasses.replace(problem, objective=sharded, warnings=[*problem.warnings, note])
+    whole = None if sharder.split_examples else problem.sources.data  # whole batches per rank: probes need the order
+    run.problem = dataclasses.replace(problem, objective=sharded, warnings=[*problem.warnings, note], whole_data=whole)
     return compute_and_finish(run, found, progress, cache if comm.is_main else None)
 
 

@@ -131,6 +131,8 @@ class Problem:
         warnings: things the user should know (which statistics BatchNorm uses, …).
         sources: what defines the problem as code, for the cache key: the model factory, the loss
             function and the data object or factory as the user gave them (see :mod:`adamlr.fingerprints`).
+        whole_data: under torchrun with sharded data, the user's unsharded data (an iterable of batches),
+            from which every rank takes the probes' first batches alike; None otherwise.
     """
 
     user_model: nn.Module
@@ -142,6 +144,7 @@ class Problem:
     dtype: torch.dtype
     warnings: list[str]
     sources: Sources = Sources()
+    whole_data: Any = None
 
     @property
     def n_params(self) -> int:

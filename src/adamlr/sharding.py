@@ -169,11 +169,6 @@ class ShardedObjective(Objective):
         batches = self.batches
         return batches.local_examples if isinstance(batches, ShardedBatches) else batches.n_examples
 
-    def mean_over_replicas(self, loss: float, grads: list[torch.Tensor]) -> tuple[float, list[torch.Tensor]]:
-        """The mean over ranks of each rank's batch loss and gradient (distributed data-parallel training)."""
-        total, summed = self.summed(loss, grads)
-        return total / self.comm.size, [g / self.comm.size for g in summed]
-
     def summed(self, loss: float, grads: list[torch.Tensor]) -> tuple[float, list[torch.Tensor]]:
         """The loss and gradient summed over ranks: one all-reduce of both, packed in one buffer."""
         like = grads[0]

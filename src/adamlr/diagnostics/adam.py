@@ -90,10 +90,9 @@ def full_loss(objective: Objective, params: Params) -> float:
 def batch_gradient(objective: Objective, params: Params, batch: Batch) -> tuple[float, Params]:
     """loss_b(w) and its gradient on one batch, moved to the data's device (floating tensors to its dtype).
 
-    On sharded data every process steps on its own batch and the losses and gradients are averaged
-    over processes, as distributed data-parallel training averages them (``Objective.mean_over_replicas``).
+    The batch is whole on this process (under torchrun every rank steps on the same batches), so nothing
+    is summed over processes.
     """
     leaves = _leaves(params)
-    total, grads = objective.mean_over_replicas(
-        *accumulate_gradient([objective.batch_loss(leaves, batch)], list(leaves.values())))
+    total, grads = accumulate_gradient([objective.batch_loss(leaves, batch)], list(leaves.values()))
     return total, dict(zip(leaves, grads))
