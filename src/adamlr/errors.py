@@ -16,6 +16,7 @@ Exit codes:
 from __future__ import annotations
 
 import difflib
+import reprlib
 
 
 class AdamlrError(Exception):
@@ -113,3 +114,43 @@ def did_you_mean(word: str, choices: object) -> str:
     names = [str(c) for c in choices] if isinstance(choices, (list, tuple, set, frozenset, dict)) else []
     close = difflib.get_close_matches(str(word), names, n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else ""
+
+
+class _BoundedRepr(reprlib.Repr):
+    """``reprlib`` limits everywhere; an int too long for ``repr`` (over 4300 digits) described instead."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.maxlevel, self.maxdict, self.maxlist, self.maxtuple, self.maxset = 3, 4, 6, 6, 6
+        self.maxfrozenset, self.maxdeque, self.maxarray = 6, 6, 6
+        self.maxstring = self.maxlong = self.maxother = limit
+
+    def repr_str(self, x: str, level: int) -> str:
+        return repr(x[: self.maxstring + 1])  # cut at the end, as shorten cuts the whole
+
+    def repr_int(self, x: int, level: int) -> str:
+        try:
+            return super().repr_int(x, level)
+        except ValueError:  # sys.get_int_max_str_digits()
+            return f"<an integer of {x.bit_length()} bits>"
+
+
+def shorten(value: object, limit: int = 80) -> str:
+    """The repr of ``value`` in at most ``limit`` characters (``…`` marks a cut).
+
+    Bounded in time and memory too: a huge string, a deeply nested value or one that shares
+    its parts (a YAML alias bomb) is never expanded whole.
+
+    >>> shorten("x" * 1000, limit=12)
+    "'xxxxxxxxxx…"
+    >>> shorten({"a": [1, 2]})
+    "{'a': [1, 2]}"
+    """
+    text = _BoundedRepr(limit).repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def one_line(message: str, limit: int = 2000) -> str:
+    """``message`` on one line (line breaks become spaces), cut to ``limit`` characters with ``…``."""
+    text = " ".join(message[: limit * 2].splitlines())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
