@@ -107,7 +107,8 @@ def _compute(problem: Problem, settings: Settings, progress: Progress, started: 
         so_far = tuple(sorted([*finished.values(), *fresh], key=lambda s: s.index))
         partial = _partial(problem, settings, initial_loss, so_far, mode, started)
         raise Interrupted(f"interrupted after {len(so_far)} of {settings.samples} samples"
-                          + ("; finished samples are journaled, rerun to resume" if cache else ""), partial) from None
+                          + ("; finished samples are journaled, rerun to resume" if cache and cache.writable else ""),
+                          partial) from None
     result = _finish(problem, settings, initial_loss, samples, mode, started, len(finished), cache_notes, cache, key)
     _raise_if_strict(result, settings)
     return result
@@ -141,7 +142,8 @@ def _finish(problem: Problem, settings: Settings, initial_loss: float, samples: 
     if cache is not None and key is not None:
         path = cache.store(key, result.to_dict())
         cache.finish(key)
-        result = dataclasses.replace(result, cache={"hit": False, "key": key, "path": str(path)})
+        result = dataclasses.replace(result, cache={"hit": False, "key": key, "path": str(path)} if path else None,
+                                     warnings=result.warnings + tuple(cache.notes))  # a cache that cannot be written
     return result
 
 

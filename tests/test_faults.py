@@ -1,0 +1,187 @@
+"""Faults and rough edges a new user hit (issue 21): damaged cache files, a cache that cannot be written,
+hostile configs, typos in option values; then property-based and fault-injection tests that go looking
+for the next ones (every error one line and a documented exit code, no finished sample lost)."""
+
+import json
+import os
+
+import pytest
+from typer.testing import CliRunner
+
+import adamlr
+from adamlr.cache import Cache, _checksum
+from adamlr.cli import app
+
+A = "tests.assets.factories:"
+ARGS = dict(epochs=5, samples=3, seed=1, probe_steps=0)
+ESTIMATE = ["estimate", "-m", A + "tiny_mlp", "-d", A + "tiny_data", "--epochs", "5", "--samples", "3", "--seed", "1",
+            "--probe-steps", "0", "--quiet"]
+EXIT_CODES = {0, 1, 2, 3, 4, 130}
+runner = CliRunner()
+
+
+def run(cache, **kw):
+    return adamlr.estimate(A + "tiny_mlp", A + "tiny_data", cache=cache, **(ARGS | kw))
+
+
+def cli(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def error_lines(r):
+    """stderr's non-empty lines, after asserting there is no traceback among them."""
+    assert r.exception is None or isinstance(r.exception, SystemExit), repr(r.exception)
+    assert "Traceback" not in r.stderr, r.stderr
+    return [line for line in r.stderr.splitlines() if line.strip()]
+
+
+def journal_line(sample):
+    return json.dumps({"sample": sample, "sha256": _checksum(sample)})
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """An uninterrupted run's result, and its three journal lines (as a killed run would have left them)."""
+    root = tmp_path_factory.mktemp("reference")
+    cache = Cache(root)
+    lines = []
+    original = cache.append
+
+    def keep(key, sample):
+        original(key, sample)
+        lines.append(cache.journal_path(key).read_text().splitlines()[-1])
+
+    cache.append = keep
+    result = run(cache)
+    return result, lines, result.cache["key"]
+
+
+# --- item 1: garbage in a journal or a results entry is a note and a recompute, never a traceback ------------------
+
+@pytest.mark.parametrize("garbage", [os.urandom(3000), b"\xff\xfe" + "é".encode("utf-16") * 100, b"\x00" * 50])
+def test_binary_journal_is_a_note_and_a_recompute(tmp_path, reference, garbage):
+    result, _, key = reference
+    path = Cache(tmp_path).journal_path(key)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(garbage)
+    again = run(Cache(tmp_path))
+    assert again.k_hat == result.k_hat and again.lr == result.lr
+    assert any("damaged" in w for w in again.warnings)
+
+
+def test_cli_with_a_binary_journal_exits_0(tmp_path, reference):
+    _, _, key = reference
+    path = tmp_path / "journal" / f"{key}.jsonl"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(os.urandom(4000))
+    r = cli(*ESTIMATE, "--json", "--cache-dir", tmp_path)
+    assert r.exit_code == 0 and error_lines(r) == [], r.stderr
+    assert any("damaged line" in w for w in json.loads(r.stdout)["warnings"])
+
+
+def test_intact_journal_lines_around_damaged_ones_are_all_kept(tmp_path, reference):
+    """A torn line (a kill mid-write) followed by a rerun's lines: every intact line is resumed."""
+    result, lines, key = reference
+    path = Cache(tmp_path).journal_path(key)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(lines[0].encode() + b"\n" + os.urandom(500).replace(b"\n", b"") + b"\n" + b"x" * (3 << 20) + b"\n"
+                     + lines[1].encode() + b"\n" + lines[2][:40].encode())
+    samples, notes = Cache(tmp_path).journal(key)
+    assert [s["index"] for s in samples] == [0, 1]
+    assert len(notes) == 1 and "3 damaged line(s)" in notes[0] and len(notes[0]) < 300
+    again = run(Cache(tmp_path))
+    assert any("resumed 2" in w for w in again.warnings) and again.k_hat == result.k_hat
+
+
+def test_a_rerun_appends_after_a_torn_line_on_a_line_of_its_own(tmp_path, reference):
+    _, lines, key = reference
+    cache = Cache(tmp_path)
+    path = cache.journal_path(key)
+    path.parent.mkdir(parents=True)
+    path.write_text(lines[0] + "\n" + lines[1][:30])  # killed while writing sample 1
+    cache.append(key, json.loads(lines[1])["sample"])
+    cache.append(key, json.loads(lines[2])["sample"])
+    samples, notes = cache.journal(key)
+    assert [s["index"] for s in samples] == [0, 1, 2] and len(notes) == 1
+
+
+@pytest.mark.parametrize("shape", [
+    5, [1, 2], {"index": "zero"}, {"index": 0}, "sample",
+    "missing_field", "wrong_type", "unknown_field",
+])
+def test_journal_json_of_the_wrong_shape_is_damage(tmp_path, reference, shape):
+    """Even with a valid checksum: a sample that is not one is never resumed."""
+    result, lines, key = reference
+    good = json.loads(lines[0])["sample"]
+    if shape == "missing_field":
+        shape = {k: v for k, v in good.items() if k != "spectral_norm"}
+    elif shape == "wrong_type":
+        shape = {**good, "spectral_norm": "big"}
+    elif shape == "unknown_field":
+        shape = {**good, "colour": "red"}
+    path = Cache(tmp_path).journal_path(key)
+    path.parent.mkdir(parents=True)
+    path.write_text(journal_line(shape) + "\n" + lines[1] + "\n")
+    samples, notes = Cache(tmp_path).journal(key)
+    assert [s["index"] for s in samples] == [1] and len(notes) == 1
+    assert run(Cache(tmp_path)).k_hat == result.k_hat
+
+
+@pytest.mark.parametrize("damage", ["binary", "huge", "wrong_shape", "not_a_dict", "deep"])
+def test_results_entry_damage_is_a_note_and_a_recompute(tmp_path, reference, damage):
+    result, _, key = reference
+    cache = Cache(tmp_path)
+    path = cache.result_path(key)
+    path.parent.mkdir(parents=True)
+    body = {**result.to_dict(), "cache": None, "samples": [{"index": 0}]}
+    path.write_bytes({
+        "binary": os.urandom(5000),
+        "huge": b'{"key": "' + b"k" * (3 << 20) + b'"}',
+        "wrong_shape": json.dumps({"key": key, "sha256": _checksum(body), "result": body}).encode(),
+        "not_a_dict": json.dumps([key, 1, 2]).encode(),
+        "deep": b"[" * 100_000 + b"]" * 100_000,
+    }[damage])
+    again = run(cache)
+    assert again.cache["hit"] is False and again.k_hat == result.k_hat
+    notes = [w for w in again.warnings if "corrupted" in w]
+    assert len(notes) == 1 and len(notes[0]) < 400
+    assert run(Cache(tmp_path)).cache["hit"] is True  # rewritten whole
+
+
+# --- item 2: a cache directory that cannot be written costs the cache, never the run --------------------------------
+
+def unwritable(tmp_path):
+    """A cache directory that cannot be created or written, even by root (a path under a regular file)."""
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("not a directory")
+    if os.geteuid() != 0:
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o555)
+        return locked
+    return blocker / "sub"
+
+
+def test_cache_writes_never_raise_and_note_once(tmp_path, reference):
+    _, lines, key = reference
+    cache = Cache(unwritable(tmp_path))
+    sample = json.loads(lines[0])["sample"]
+    cache.append(key, sample)
+    cache.append(key, sample)
+    assert cache.store(key, {"lr": 1.0}) is None
+    cache.finish(key)
+    assert len(cache.notes) == 1 and not cache.writable
+    assert "is not writable" in cache.notes[0] and "not journaled" in cache.notes[0]
+    assert cache.load(key) == (None, []) and cache.journal(key) == ([], [])
+
+
+def test_cli_with_an_unwritable_cache_dir_reports_in_full(tmp_path, reference):
+    result, _, _ = reference
+    where = unwritable(tmp_path)
+    r = cli(*ESTIMATE, "--cache-dir", where)
+    assert r.exit_code == 0, r.stderr
+    assert error_lines(r) == []
+    text = " ".join(r.stdout.split())
+    assert "Recommended Adam learning rate" in text and f"{result.lr:.3g}"[:4] in text
+    assert text.count("is not writable") == 1 and "result is not stored" in text
+    d = json.loads(cli(*ESTIMATE, "--json", "--cache-dir", where).stdout)
+    assert [w for w in d["warnings"] if "not writable" in w] and d["cache"] is None and d["k_hat"] == result.k_hat
