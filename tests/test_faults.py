@@ -185,3 +185,85 @@ def test_cli_with_an_unwritable_cache_dir_reports_in_full(tmp_path, reference):
     assert text.count("is not writable") == 1 and "result is not stored" in text
     d = json.loads(cli(*ESTIMATE, "--json", "--cache-dir", where).stdout)
     assert [w for w in d["warnings"] if "not writable" in w] and d["cache"] is None and d["k_hat"] == result.k_hat
+
+
+# --- items 8 and 13: a config can neither blow up a message nor run code --------------------------------------------
+
+LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"{b}: &{b} [{', '.join(['*' + a] * 9)}]\n" for a, b in zip("abcdefg", "bcdefgh")) + "seed: *h\n"
+
+
+def one_error(r, code=2):
+    """The single stderr line of a failed run (asserting the exit code, no traceback, a bounded line)."""
+    lines = error_lines(r)
+    assert code is None or r.exit_code == code, (r.exit_code, r.stderr)
+    assert r.exit_code in EXIT_CODES - {0} and len(lines) == 1 and lines[0].startswith("adamlr: error: "), r.stderr
+    assert len(lines[0]) < 1200, len(lines[0])
+    return lines[0]
+
+
+@pytest.mark.parametrize("command", [["estimate"], ["check", "--lr-key", "optimizer.lr"], ["compare"]])
+def test_yaml_alias_bomb_is_one_short_line(tmp_path, command):
+    path = tmp_path / "bomb.yaml"
+    path.write_text(LAUGHS)
+    line = one_error(cli(*command, "--config", path))
+    assert f"expected plain YAML in {str(path)!r}, found aliases that expand to more than 100000 values" in line
+
+
+def test_yaml_tags_are_refused_and_never_run(tmp_path):
+    marker = tmp_path / "ran"
+    path = tmp_path / "x.yaml"
+    path.write_text(f"epochs: !!python/object/apply:os.system ['touch {marker}']\n")
+    for command in (["estimate"], ["check", "--lr-key", "epochs"]):
+        line = one_error(cli(*command, "--config", path))
+        assert line == (f"adamlr: error: expected plain YAML in {str(path)!r}, found the tag "
+                        "!!python/object/apply:os.system at line 1; tags are not allowed")
+    assert not marker.exists()
+    path.write_text("model: !custom {a: 1}\n")
+    assert "found the tag !custom at line 1; tags are not allowed" in one_error(cli("estimate", "--config", path))
+    from adamlr.config import load_plain
+
+    plain = "base: &b {epochs: 3}\nrun: {<<: *b, seed: 1}\nx: !!str 3\nd: 2001-12-14\n"  # YAML's own tags and merges
+    assert load_plain(plain)["run"] == {"epochs": 3, "seed": 1} and load_plain(plain)["x"] == "3"
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("a: &a [*a]\n", "found an alias inside its own anchor at line 1"),
+    ("a: " + "[" * 300 + "]" * 300 + "\n", "found values nested deeper than 64 levels at line 1"),
+    ("a: &x [[[[[[[[1]]]]]]]]\n" + "".join(f"x{i}: &x{i} [*{'x' if i == 0 else f'x{i - 1}'}]\n" for i in range(70)),
+     "found aliases that expand to 64+ levels"),
+    ("epochs: " + "9" * 5000 + "\n", "found a value it cannot hold (Exceeds the limit"),
+    ("seed: 2024-13-45\n", "found a value it cannot hold"),
+    ("epochs: " + "1" * (2 << 20) + "\n", "expected a YAML config of at most 1 MiB"),
+    (b"\xff\xfe\x00garbage", "expected a UTF-8 text file at"),
+])
+def test_hostile_yaml_is_one_line_exit_2(tmp_path, text, expected):
+    path = tmp_path / "x.yaml"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    assert expected in one_error(cli("estimate", "--config", path))
+
+
+@pytest.mark.parametrize("document", [
+    {"seed": "x" * 100_000},
+    {"epochs": 5, "inputs": ["a" * 100_000]},
+    {"epochs": 5, "model": "m" * 100_000 + ":f", "data": "d:f"},
+    "? " + "k" * 100_000 + "\n: 1\nepochs: 5\n",  # a key longer than 1024 characters needs YAML's "? "
+    {f"key{i}": i for i in range(5000)},
+    {"epochs": 5, "model": "pkg" * 1000 + "/x.py:f", "data": "d:f"},
+])
+def test_no_message_grows_with_the_input(tmp_path, document):
+    path = tmp_path / "x.yaml"
+    inputs = {"model": A + "tiny_mlp", "data": A + "tiny_data"}
+    if isinstance(document, str):
+        path.write_text("".join(f"{k}: {v}\n" for k, v in inputs.items()) + document)
+    else:
+        path.write_text(json.dumps({**inputs, **document}))
+    line = one_error(cli("estimate", "--config", path), code=None)
+    assert len(line) < 1200
+
+
+def test_compare_config_of_the_wrong_shape_is_exit_2(tmp_path):
+    path = tmp_path / "x.yaml"
+    for doc in ({"estimate": 5}, {"schedulers": [1]}, {"schedulers": {"step": 3}}, {"k" * 10_000: 1}):
+        path.write_text(json.dumps({"model": A + "tiny_mlp", "data": A + "tiny_data", **doc}))
+        one_error(cli("compare", "--config", path, "--out", tmp_path / "out"))

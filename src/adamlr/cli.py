@@ -72,7 +72,7 @@ from adamlr.cli_options import (
 )
 from adamlr.config import read_yaml, settings_and_inputs
 from adamlr.distributed import process_rank, session
-from adamlr.errors import AdamlrError, ConfigError, ResultError
+from adamlr.errors import AdamlrError, ConfigError, ResultError, one_line
 from adamlr.pipeline import estimate
 from adamlr.report import render, to_json
 from adamlr.result import EstimateResult
@@ -137,7 +137,7 @@ def errors_to_exit(debug: bool) -> Iterator[None]:
         if debug and process_rank() == 0:
             raise
         if process_rank() == 0:  # under torchrun rank 0 speaks for every rank (adamlr.distributed)
-            stderr.print(f"adamlr: error: {exc}", markup=False, highlight=False, soft_wrap=True)
+            stderr.print(f"adamlr: error: {one_line(str(exc))}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         if process_rank() == 0:

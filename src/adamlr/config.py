@@ -31,7 +31,7 @@ from adamlr.choices import (
     Rule,
     WeightDistribution,
 )
-from adamlr.errors import ConfigError, did_you_mean
+from adamlr.errors import ConfigError, did_you_mean, name_of, one_line, shorten
 
 
 @dataclass(frozen=True)
@@ -104,19 +104,20 @@ def _type_mismatch(name: str, value: Any) -> str | None:
     if value is None and name in ("epochs", "steps", "chunk_size", "batch_size"):
         return None
     if name in INT_FIELDS and (isinstance(value, bool) or not isinstance(value, int)):
-        return f"{name}: expected an integer, found {type(value).__name__} {value!r}"
+        return f"{name}: expected an integer, found {type(value).__name__} {shorten(value)}"
     if name in FLOAT_FIELDS and (isinstance(value, bool) or not isinstance(value, (int, float))):
-        return f"{name}: expected a number, found {type(value).__name__} {value!r}"
+        return f"{name}: expected a number, found {type(value).__name__} {shorten(value)}"
     if name == "strict" and not isinstance(value, bool):
-        return f"strict: expected true or false, found {type(value).__name__} {value!r}"
+        return f"strict: expected true or false, found {type(value).__name__} {shorten(value)}"
     if name in ("inputs", "targets", "output") and value is not None:
         return _layout_mismatch(name, value)
     if name == "loss" and not (isinstance(value, str) or callable(value)):
-        return f"loss: expected a loss name or import path, found {type(value).__name__} {value!r}"
+        return f"loss: expected a loss name or import path, found {type(value).__name__} {shorten(value)}"
     if name in CHOICES:
         ok = isinstance(value, str) and (value in CHOICES[name] or (name == "device" and value.startswith("cuda:")))
         if not ok:
-            return f"{name}: expected one of {', '.join(CHOICES[name])}, found {value!r}"
+            hint = did_you_mean(value, CHOICES[name])
+            return f"{name}: expected one of {', '.join(CHOICES[name])}, found {shorten(value)}{hint}"
     return None
 
 
@@ -131,7 +132,7 @@ def _layout_mismatch(name: str, value: Any) -> str | None:
     what = {"inputs": "batch keys or indices, comma-separated (e.g. input_ids,attention_mask or 0,2)",
             "targets": "one batch key or index (e.g. labels or 1)",
             "output": "a key of the model's output (e.g. logits)"}
-    return None if ok else f"{name}: expected {what[name]}, found {type(value).__name__} {value!r}"
+    return None if ok else f"{name}: expected {what[name]}, found {type(value).__name__} {shorten(value)}"
 
 
 def _out_of_range(s: Settings) -> list[str]:
@@ -156,7 +157,7 @@ def _out_of_range(s: Settings) -> list[str]:
         ("batches_per_sample", s.batches_per_sample >= 1, "at least 1"),
         ("probe_steps", s.probe_steps >= 0, "0 (no probe) or more Adam steps"),
     ]
-    out += [f"{name}: expected {what}, found {getattr(s, name)!r}" for name, ok, what in checks if not ok]
+    out += [f"{name}: expected {what}, found {shorten(getattr(s, name))}" for name, ok, what in checks if not ok]
     return out
 
 
@@ -166,29 +167,137 @@ def _invalid_fields(s: Settings) -> list[str]:
     return typed or _out_of_range(s)
 
 
-def parse_yaml_file(path: str | Path, parse: Callable[[str], Any] = yaml.safe_load) -> tuple[str, Any]:
-    """Read ``path`` and parse it with ``parse``; returns (text, parsed).
+MAX_YAML_BYTES = 1 << 20  # a config file is a few hundred bytes; anything this large is not one
+MAX_YAML_DEPTH = 64  # nesting, counted after aliases are expanded
+MAX_YAML_NODES = 100_000  # values, counted after aliases are expanded
+
+
+class _NotPlain(yaml.YAMLError):
+    """What :class:`PlainLoader` refuses, said as the end of an ``expected plain YAML …, found …`` line."""
+
+
+class PlainLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses what a config never needs and what would make it huge.
+
+    Tags it cannot construct (``!!python/object/apply:os.system``, ``!custom``) are refused,
+    never executed; so are nesting deeper than :data:`MAX_YAML_DEPTH`, aliases that expand to
+    more than :data:`MAX_YAML_NODES` values (a "billion laughs") and an alias inside itself.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                line = self.peek_event().start_mark.line + 1  # type: ignore[no-untyped-call]
+                raise _NotPlain(f"values nested deeper than {MAX_YAML_DEPTH} levels at line {line}")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def compose_document(self) -> yaml.Node | None:
+        node = super().compose_document()
+        if node is not None:
+            _expanded(node, {}, set())
+        return node
+
+    def refuse_tag(self, node: yaml.Node) -> Any:
+        raise _NotPlain(_tag_found(node))
+
+
+PlainLoader.add_constructor(None, PlainLoader.refuse_tag)
+
+
+_KEY_TAGS = ("tag:yaml.org,2002:merge", "tag:yaml.org,2002:value")  # ``<<: *base`` and ``=``: the loader's own
+
+
+def _tag_found(node: yaml.Node) -> str:
+    prefix = "tag:yaml.org,2002:"
+    tag = "!!" + node.tag[len(prefix):] if node.tag.startswith(prefix) else node.tag
+    return f"the tag {shorten(tag, 60)[1:-1]} at line {node.start_mark.line + 1}; tags are not allowed"
+
+
+def _expanded(node: yaml.Node, seen: dict[int, tuple[int, int]], open_: set[int]) -> tuple[int, int]:
+    """(values, depth) of ``node`` with every alias expanded; refuses a blow-up, a cycle or a tag (linear time)."""
+    if id(node) in seen:
+        return seen[id(node)]
+    if node.tag not in PlainLoader.yaml_constructors and node.tag not in _KEY_TAGS:  # refused before constructing
+        raise _NotPlain(_tag_found(node))
+    if id(node) in open_:
+        raise _NotPlain(f"an alias inside its own anchor at line {node.start_mark.line + 1}")
+    open_.add(id(node))
+    children = [c for pair in node.value for c in pair] if isinstance(node, yaml.MappingNode) else \
+        node.value if isinstance(node, yaml.SequenceNode) else []
+    parts = [_expanded(child, seen, open_) for child in children]
+    size, depth = 1 + sum(p[0] for p in parts), 1 + max((p[1] for p in parts), default=0)
+    if size > MAX_YAML_NODES or depth > MAX_YAML_DEPTH:
+        what = f"more than {MAX_YAML_NODES} values" if size > MAX_YAML_NODES else f"{MAX_YAML_DEPTH}+ levels"
+        raise _NotPlain(f"aliases that expand to {what} (at line {node.start_mark.line + 1})")
+    open_.discard(id(node))
+    seen[id(node)] = (size, depth)
+    return size, depth
+
+
+def _read_text(p: Path) -> str:
+    """The file's text, if it is at most :data:`MAX_YAML_BYTES` of UTF-8.
 
     Raises:
-        ConfigError: the file is missing, unreadable or not YAML (with the line, when known).
+        ConfigError: missing, unreadable, too large, or not UTF-8 text.
     """
-    p = Path(path)
     try:
-        text = p.read_text()
+        with p.open("rb") as f:
+            raw = f.read(MAX_YAML_BYTES + 1)
     except OSError as exc:
         raise ConfigError(
             f"expected a readable YAML file at {str(p)!r}, found {type(exc).__name__}: {exc.strerror or exc}"
         ) from exc
+    if len(raw) > MAX_YAML_BYTES:
+        raise ConfigError(f"expected a YAML config of at most {MAX_YAML_BYTES >> 20} MiB at {str(p)!r}, "
+                          "found a larger file")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"expected a UTF-8 text file at {str(p)!r}, found a byte that is not UTF-8 text at "
+                          f"offset {exc.start}") from None
+
+
+def load_plain(text: str) -> Any:
+    """``yaml.load`` with :class:`PlainLoader` (raises ``yaml.YAMLError`` on what it refuses)."""
+    return yaml.load(text, Loader=PlainLoader)  # noqa: S506 (a SafeLoader)
+
+
+def compose_plain(text: str) -> yaml.Node | None:
+    """``yaml.compose`` with :class:`PlainLoader`: the node tree, with its marks, for editing in place."""
+    return yaml.compose(text, Loader=PlainLoader)
+
+
+def parse_yaml_file(path: str | Path, parse: Callable[[str], Any] = load_plain) -> tuple[str, Any]:
+    """Read ``path`` (at most :data:`MAX_YAML_BYTES` of UTF-8) and parse it with ``parse``; returns (text, parsed).
+
+    Raises:
+        ConfigError: the file is missing, unreadable, too large, not YAML (with the line, when known), or
+            not plain YAML (:class:`PlainLoader`); one line whatever the size of the file.
+    """
+    p = Path(path)
+    text = _read_text(p)
     try:
         return text, parse(text)
+    except _NotPlain as exc:
+        raise ConfigError(f"expected plain YAML in {str(p)!r}, found {exc}") from exc
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" at line {where.line + 1}" if where is not None else ""
         raise ConfigError(f"expected valid YAML in {str(p)!r}, found a syntax error{line}") from exc
+    except (ValueError, OverflowError, RecursionError) as exc:  # e.g. an integer of 5000 digits, a date 2024-13-45
+        raise ConfigError(f"expected valid YAML in {str(p)!r}, found a value it cannot hold "
+                          f"({one_line(str(exc), 120)})") from exc
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping with ``yaml.safe_load``.
+    """Read a YAML mapping of plain YAML (:class:`PlainLoader`: ``yaml.safe_load``, bounded).
 
     Raises:
         ConfigError: the file is missing, unreadable, not YAML, or not a mapping.
@@ -200,6 +309,19 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"expected a mapping of option names to values in {str(p)!r}, found {type(data).__name__}")
     return data
+
+
+def unknown_keys(unknown: list[Any], valid: tuple[str, ...], what: str = "option") -> list[str]:
+    """One problem per unknown key (the first ten), each with its did-you-mean, then the valid names once.
+
+    >>> unknown_keys(["epoch", "colour"], ("epochs", "samples"))
+    ["epoch: unknown option; did you mean 'epochs'?", 'colour: unknown option', 'expected options: epochs, samples']
+    """
+    if not unknown:
+        return []
+    shown = [f"{name_of(k)}: unknown {what}{did_you_mean(k, valid)}" for k in unknown[:10]]
+    more = [f"and {len(unknown) - 10} more unknown {what}s"] if len(unknown) > 10 else []
+    return [*shown, *more, f"expected {what}s: {', '.join(valid)}"]
 
 
 def merge_settings(
@@ -218,7 +340,7 @@ def merge_settings(
     Raises:
         ConfigError: unknown keys, wrong types or out-of-range values, every one listed.
     """
-    normalized = {str(k).replace("-", "_"): v for k, v in file_values.items()}
+    normalized = {k.replace("-", "_") if isinstance(k, str) else k: v for k, v in file_values.items()}
     unknown = [k for k in normalized if k not in FIELD_NAMES and k not in extra_keys]
     merged = {k: v for k, v in normalized.items() if k in FIELD_NAMES}
     extras = {k: v for k, v in normalized.items() if k in extra_keys}
@@ -228,8 +350,7 @@ def merge_settings(
     for key, value in cli_values.items():
         if value is not None:
             (extras if key in extra_keys else merged)[key] = value
-    invalid = [f"{k}: unknown option (expected one of {', '.join(FIELD_NAMES + extra_keys)})"
-               f"{did_you_mean(k, FIELD_NAMES + extra_keys)}" for k in unknown]
+    invalid = unknown_keys(unknown, FIELD_NAMES + extra_keys)
     try:
         settings = Settings(**merged)
     except ConfigError as exc:

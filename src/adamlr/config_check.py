@@ -16,9 +16,9 @@ from typing import Any
 import yaml
 
 from adamlr.cache import Cache
-from adamlr.config import parse_yaml_file, read_yaml, settings_and_inputs
+from adamlr.config import compose_plain, parse_yaml_file, read_yaml, settings_and_inputs
 from adamlr.distributed import Communicator
-from adamlr.errors import ConfigError, did_you_mean
+from adamlr.errors import ConfigError, did_you_mean, shorten
 from adamlr.files import write_atomic
 from adamlr.pipeline import estimate
 from adamlr.progress import Progress
@@ -81,7 +81,7 @@ def _node_at(root: yaml.Node, key_path: str, path: Path) -> yaml.ScalarNode:
 
 
 def _compose(path: Path) -> tuple[str, yaml.Node]:
-    text, root = parse_yaml_file(path, lambda t: yaml.compose(t, Loader=yaml.SafeLoader))
+    text, root = parse_yaml_file(path, compose_plain)
     if root is None:
         raise ConfigError(f"expected a YAML mapping in {str(path)!r}, found an empty file")
     return text, root
@@ -95,9 +95,9 @@ def read_lr(path: str | Path, key_path: str) -> float:
     try:
         value = float(node.value)
     except ValueError:
-        raise ConfigError(f"expected a number at {key_path!r} in {p}, found {node.value!r}") from None
+        raise ConfigError(f"expected a number at {key_path!r} in {p}, found {shorten(node.value)}") from None
     if not (math.isfinite(value) and value > 0):
-        raise ConfigError(f"expected a positive learning rate at {key_path!r} in {p}, found {node.value!r}")
+        raise ConfigError(f"expected a positive learning rate at {key_path!r} in {p}, found {shorten(node.value)}")
     return value
 
 
