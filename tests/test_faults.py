@@ -267,3 +267,43 @@ def test_compare_config_of_the_wrong_shape_is_exit_2(tmp_path):
     for doc in ({"estimate": 5}, {"schedulers": [1]}, {"schedulers": {"step": 3}}, {"k" * 10_000: 1}):
         path.write_text(json.dumps({"model": A + "tiny_mlp", "data": A + "tiny_data", **doc}))
         one_error(cli("compare", "--config", path, "--out", tmp_path / "out"))
+
+
+# --- item 6: one training YAML serves estimate and check ------------------------------------------------------------
+
+TRAIN = f"""# the user's training config
+adamlr:
+  model: {A}tiny_mlp
+  data: {A}tiny_data
+  epochs: 5
+  samples: 2
+  probe_steps: 0
+optimizer:
+  lr: 0.01
+"""
+
+
+def test_estimate_reads_the_adamlr_section_as_check_does(tmp_path):
+    path = tmp_path / "train.yaml"
+    path.write_text(TRAIN)
+    estimated = cli("estimate", "--config", path, "--json", "--quiet")
+    assert estimated.exit_code == 0, estimated.stderr
+    checked = cli("check", "--config", path, "--lr-key", "optimizer.lr", "--format", "json", "--quiet")
+    assert checked.exit_code in (0, 4), checked.stderr
+    assert json.loads(checked.stdout)["recommended_lr"] == json.loads(estimated.stdout)["recommended_lr"]
+    assert json.loads(estimated.stdout)["settings"]["samples"] == 2
+    path.write_text(TRAIN.replace("adamlr:", "lr_finder:"))
+    named = cli("estimate", "--config", path, "--section", "lr_finder", "--json", "--quiet")
+    assert named.exit_code == 0 and json.loads(named.stdout)["k_hat"] == json.loads(estimated.stdout)["k_hat"]
+    line = one_error(cli("estimate", "--config", path, "--section", "lr_findr"))
+    assert f"expected a 'lr_findr' section in {str(path)!r}" in line and "did you mean 'lr_finder'?" in line
+    assert "expected --config with --section" in one_error(cli("estimate", "--section", "adamlr"))
+
+
+def test_unknown_keys_listed_at_once_with_the_options_once(tmp_path):
+    path = tmp_path / "a.yaml"
+    path.write_text(f"model: {A}tiny_mlp\ndata: {A}tiny_data\nepoch: 5\ncolour: red\noptimizer: {{lr: 1}}\n")
+    line = one_error(cli("estimate", "--config", path))
+    assert "epoch: unknown option; did you mean 'epochs'?" in line
+    assert "colour: unknown option" in line and "optimizer: unknown option" in line
+    assert line.count("batches_per_sample") == 1 and line.count("expected options: epochs, steps") == 1

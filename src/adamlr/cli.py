@@ -33,6 +33,7 @@ from adamlr.cli_options import (
     Device,
     Dtype,
     Epochs,
+    EstimateSection,
     Floor,
     Force,
     Format,
@@ -70,7 +71,7 @@ from adamlr.cli_options import (
     Weights,
     Write,
 )
-from adamlr.config import read_yaml, settings_and_inputs
+from adamlr.config import file_settings, settings_and_inputs
 from adamlr.distributed import process_rank, session
 from adamlr.errors import AdamlrError, ConfigError, ResultError, one_line
 from adamlr.pipeline import estimate
@@ -176,6 +177,7 @@ def estimate_command(
     targets: Targets = None,
     output: Output = None,
     config: Config = None,
+    section: EstimateSection = None,
     strict: Strict = None,
     cache_dir_: CacheDir = None,
     no_cache: NoCache = False,
@@ -218,7 +220,7 @@ def estimate_command(
         output=output,
     )
     with errors_to_exit(debug), session() as comm:  # under torchrun: one process group; rank 0 prints
-        settings, inputs = settings_and_inputs(read_yaml(config) if config is not None else {}, cli)
+        settings, inputs = settings_and_inputs(file_settings(config, section), cli)
         store = None if no_cache else Cache(cache_dir(cache_dir_))
         with RichProgress(stderr, enabled=not quiet and comm.is_main) as progress:
             try:

@@ -126,6 +126,11 @@ PerSample = Annotated[
         help="With --batch-size: random batches per weight sample; the report shows their spread (default 1).",
     ),
 ]
+EstimateSection = Annotated[
+    Optional[str],
+    typer.Option("--section", help="The mapping of the --config YAML with the settings (default: its adamlr: section "
+                 "when it has one, as check reads it; else the whole file)."),
+]
 Config = Annotated[
     Optional[Path],
     typer.Option(

@@ -324,6 +324,36 @@ def unknown_keys(unknown: list[Any], valid: tuple[str, ...], what: str = "option
     return [*shown, *more, f"expected {what}s: {', '.join(valid)}"]
 
 
+DEFAULT_SECTION = "adamlr"  # the mapping a training YAML gives adamlr (what ``adamlr check`` reads too)
+
+
+def file_settings(path: str | Path | None, section: str | None = None) -> dict[str, Any]:
+    """The settings a config file gives: its ``section:`` mapping, else the whole file.
+
+    With ``section`` None, the file's ``adamlr:`` mapping when it has one (so one training YAML
+    serves ``estimate`` and ``check``), else its top level; a named section must be there.
+
+    Raises:
+        ConfigError: as :func:`read_yaml`; a named section missing, one that is not a mapping, or a
+            section without a file.
+    """
+    if path is None:
+        if section is not None:
+            raise ConfigError(f"expected --config with --section {shorten(section)}, found no --config")
+        return {}
+    data = read_yaml(path)
+    name = DEFAULT_SECTION if section is None else section
+    if name not in data:
+        if section is None:
+            return data
+        raise ConfigError(f"expected a {shorten(name)} section in {str(path)!r}, found no such key at the top level"
+                          f"{did_you_mean(name, list(data))}")
+    value = data[name]
+    if value is not None and not isinstance(value, dict):
+        raise ConfigError(f"expected a mapping under {shorten(name)} in {str(path)!r}, found {type(value).__name__}")
+    return value or {}
+
+
 def merge_settings(
     file_values: dict[str, Any], cli_values: dict[str, Any], extra_keys: tuple[str, ...] = ()
 ) -> tuple[Settings, dict[str, Any]]:
