@@ -307,3 +307,13 @@ def test_unknown_keys_listed_at_once_with_the_options_once(tmp_path):
     assert "epoch: unknown option; did you mean 'epochs'?" in line
     assert "colour: unknown option" in line and "optimizer: unknown option" in line
     assert line.count("batches_per_sample") == 1 and line.count("expected options: epochs, steps") == 1
+
+
+# --- item 12: every missing input at once -----------------------------------------------------------------------
+
+def test_estimate_without_arguments_lists_every_missing_input():
+    line = one_error(cli("estimate"))
+    for part in ("model: expected --model", "data: expected --data", "epochs/steps: expected exactly one of them"):
+        assert part in line
+    line = one_error(cli("estimate", "-m", A + "tiny_mlp", "--samples", "0"))
+    assert "data: expected --data" in line and "found neither" in line and "model:" not in line

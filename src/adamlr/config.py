@@ -394,13 +394,20 @@ def settings_and_inputs(file_values: dict[str, Any], options: dict[str, Any]) ->
     """:func:`merge_settings` with ``model`` and ``data`` required; returns (settings, {model, data}).
 
     Raises:
-        ConfigError: as :func:`merge_settings`, or model/data given neither as options nor in the file.
+        ConfigError: as :func:`merge_settings`, and model/data given neither as options nor in the file:
+            every missing input and every other problem in one error.
     """
-    settings, extras = merge_settings(file_values, options, extra_keys=("model", "data"))
-    optional = ("data",) if settings.loss == "training_step" else ()  # a LightningModule's train_dataloader()
-    missing = [k for k in ("model", "data") if (extras.get(k) is None or extras.get(k) == "") and k not in optional]
+    given = {**{k.replace("-", "_") if isinstance(k, str) else k: v for k, v in file_values.items()},
+             **{k: v for k, v in options.items() if v is not None}}
+    optional = ("data",) if given.get("loss") == "training_step" else ()  # a LightningModule's train_dataloader()
+    missing = [f"{k}: expected --{k} or '{k}:' in the config file, found none" for k in ("model", "data")
+               if given.get(k) in (None, "") and k not in optional]
+    try:
+        settings, extras = merge_settings(file_values, options, extra_keys=("model", "data"))
+    except ConfigError as exc:
+        if not missing:
+            raise
+        raise ConfigError("invalid configuration", missing + exc.problems) from None
     if missing:
-        raise ConfigError(
-            "missing inputs", [f"{k}: expected --{k} or '{k}:' in the config file, found none" for k in missing]
-        )
+        raise ConfigError("missing inputs", missing)
     return settings, extras
