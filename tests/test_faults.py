@@ -317,3 +317,19 @@ def test_estimate_without_arguments_lists_every_missing_input():
         assert part in line
     line = one_error(cli("estimate", "-m", A + "tiny_mlp", "--samples", "0"))
     assert "data: expected --data" in line and "found neither" in line and "model:" not in line
+
+
+# --- item 7: a mistyped loss name is a usage error with a hint --------------------------------------------------------
+
+def test_loss_name_typo_is_exit_2_with_did_you_mean(tmp_path):
+    from adamlr.choices import LOSS_NAMES
+    from adamlr.losses import LOSSES
+
+    assert tuple(LOSSES) == LOSS_NAMES
+    line = one_error(cli(*ESTIMATE, "--loss", "cross_entropyy"))
+    assert "loss: expected one of cross_entropy" in line and line.endswith("did you mean 'cross_entropy'?")
+    assert "did you mean 'training_step'?" in one_error(cli(*ESTIMATE, "--loss", "training-step"))
+    compare = cli("compare", "-m", A + "tiny_mlp", "-d", A + "tiny_data", "--loss", "cross_entropy_loss",
+                  "--epochs", "1", "--lr", "0.1", "--arms", "adamlr", "--out", tmp_path)
+    assert "did you mean 'cross_entropy'?" in one_error(compare)
+    assert "expected an attribute 'nope'" in one_error(cli(*ESTIMATE, "--loss", A + "nope"), code=1)  # a path: exit 1

@@ -63,5 +63,7 @@ NORM_MODES: tuple[NormMode, ...] = get_args(NormMode)
 RULE_NAMES: tuple[Rule, ...] = get_args(Rule)
 PARALLEL_MODES: tuple[Parallel, ...] = get_args(Parallel)
 OWN_LOSSES: tuple[OwnLoss, ...] = get_args(OwnLoss)
+LOSS_NAMES = ("cross_entropy", "nll", "mse", "bce_with_logits")
+"""The built-in losses of (outputs, targets) (:data:`adamlr.losses.LOSSES`)."""
 DEVICE_NAMES = ("auto", "cpu", "cuda")
 """Device names besides ``cuda:N``."""

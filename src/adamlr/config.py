@@ -17,8 +17,10 @@ from adamlr.choices import (
     DEVICE_NAMES,
     DTYPE_NAMES,
     HVP_REQUESTS,
+    LOSS_NAMES,
     METHODS,
     NORM_MODES,
+    OWN_LOSSES,
     PARALLEL_MODES,
     RULE_NAMES,
     WEIGHT_DISTRIBUTIONS,
@@ -113,12 +115,21 @@ def _type_mismatch(name: str, value: Any) -> str | None:
         return _layout_mismatch(name, value)
     if name == "loss" and not (isinstance(value, str) or callable(value)):
         return f"loss: expected a loss name or import path, found {type(value).__name__} {shorten(value)}"
+    if name == "loss" and isinstance(value, str) and ":" not in value and value not in LOSS_NAMES + OWN_LOSSES:
+        return unknown_loss(value)
     if name in CHOICES:
         ok = isinstance(value, str) and (value in CHOICES[name] or (name == "device" and value.startswith("cuda:")))
         if not ok:
             hint = did_you_mean(value, CHOICES[name])
             return f"{name}: expected one of {', '.join(CHOICES[name])}, found {shorten(value)}{hint}"
     return None
+
+
+def unknown_loss(name: str) -> str:
+    """The problem with a loss name that is none of the built-in ones (with its did-you-mean)."""
+    names = (*LOSS_NAMES, *OWN_LOSSES)
+    return (f"loss: expected one of {', '.join(names)} or an import path 'pkg.mod:fn', found {shorten(name)}"
+            f"{did_you_mean(name, names)}")
 
 
 def _layout_mismatch(name: str, value: Any) -> str | None:
