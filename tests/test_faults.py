@@ -333,3 +333,23 @@ def test_loss_name_typo_is_exit_2_with_did_you_mean(tmp_path):
                   "--epochs", "1", "--lr", "0.1", "--arms", "adamlr", "--out", tmp_path)
     assert "did you mean 'cross_entropy'?" in one_error(compare)
     assert "expected an attribute 'nope'" in one_error(cli(*ESTIMATE, "--loss", A + "nope"), code=1)  # a path: exit 1
+
+
+# --- item 5: check under strict prints its verdict, then exits 3 --------------------------------------------------
+
+def test_check_under_strict_prints_its_result_then_exits_3(tmp_path):
+    path = tmp_path / "train.yaml"
+    path.write_text(TRAIN.replace("  probe_steps: 0\n", "  strict: true\n"))  # tiny_mlp's probe rises at T = 5
+    before = path.read_text()
+    r = cli("check", "--config", path, "--lr-key", "optimizer.lr", "--format", "json", "--write", "--quiet")
+    line = one_error(r, code=3)
+    d = json.loads(r.stdout)
+    assert d["estimate"]["probe"]["verdict"] == "rises" and d["written"] is False and "within_band" in d
+    assert "--strict" in line and path.read_text() == before  # the flag it names exists; nothing written
+    rich = cli("check", "--config", path, "--lr-key", "optimizer.lr", "--quiet")
+    assert rich.exit_code == 3 and "recommended" in rich.stdout
+    relaxed = cli("check", "--config", path, "--lr-key", "optimizer.lr", "--no-strict", "--format", "json")
+    assert relaxed.exit_code in (0, 4) and json.loads(relaxed.stdout)["estimate"]["probe"]["verdict"] == "rises"
+    path.write_text(TRAIN.replace("  probe_steps: 0\n", ""))
+    flagged = cli("check", "--config", path, "--lr-key", "optimizer.lr", "--strict", "--format", "json")
+    assert flagged.exit_code == 3 and json.loads(flagged.stdout)["estimate"]["probe"]["verdict"] == "rises"

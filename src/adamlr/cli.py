@@ -318,6 +318,7 @@ def check_command(
     norm_mode: NormMode = None,
     rule: RuleOption = None,
     parallel: ParallelOption = None,
+    strict: Strict = None,
     band: Band = "0.1,10",
     section: Section = "adamlr",
     write: Write = False,
@@ -328,8 +329,7 @@ def check_command(
     debug: Debug = False,
 ) -> None:
     """Exit 0 when the configured Adam learning rate lies within the band around α, 4 when it does not."""
-    from adamlr.config_check import EXIT_OUTSIDE_BAND, check
-    from adamlr.report import github_annotations, render_check
+    from adamlr.config_check import EXIT_OUTSIDE_BAND, CheckResult, check
 
     with errors_to_exit(debug), session() as comm:  # under torchrun: one process group; rank 0 prints and writes
         fmt = output or ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "rich")
@@ -337,18 +337,30 @@ def check_command(
             raise ConfigError("invalid options", [f"format: expected rich, json or github, found {fmt!r}"])
         store = None if no_cache else Cache(cache_dir(cache_dir_))
         with RichProgress(stderr, enabled=not quiet and comm.is_main) as progress:
-            outcome = check(config, lr_key, band=band, write=write, section_name=section, progress=progress,
-                            cache=store, model=model, data=data, epochs=epochs, steps=steps, samples=samples,
-                            seed=seed, device=device, loss=loss, norm_mode=norm_mode, rule=rule, inputs=inputs_,
-                            targets=targets, output=output_key, parallel=parallel)
+            try:
+                outcome = check(config, lr_key, band=band, write=write, section_name=section, progress=progress,
+                                cache=store, model=model, data=data, epochs=epochs, steps=steps, samples=samples,
+                                seed=seed, device=device, loss=loss, norm_mode=norm_mode, rule=rule, inputs=inputs_,
+                                targets=targets, output=output_key, parallel=parallel, strict=strict)
+            except ResultError as exc:  # strict: the verdict on stdout, then the one error line (exit 3)
+                if isinstance(exc.result, CheckResult) and comm.is_main:
+                    _emit_check(exc.result, fmt, warn=False)
+                raise
         if not comm.is_main:  # every rank has the result; rank 0 alone reports it
             return
-        _warn_if_probe_rose(outcome.estimate)
-        if fmt == "json":
-            print(to_json(outcome.to_dict()))
-        elif fmt == "github":
-            print(github_annotations(outcome))
-        else:
-            stdout.print(render_check(outcome))
+        _emit_check(outcome, fmt)
     if not outcome.within:  # outside the session: typer.Exit is not a failure of the distributed run
         raise typer.Exit(EXIT_OUTSIDE_BAND)
+
+
+def _emit_check(outcome: Any, fmt: str, warn: bool = True) -> None:
+    from adamlr.report import github_annotations, render_check
+
+    if warn:
+        _warn_if_probe_rose(outcome.estimate)
+    if fmt == "json":
+        print(to_json(outcome.to_dict()))
+    elif fmt == "github":
+        print(github_annotations(outcome))
+    else:
+        stdout.print(render_check(outcome))

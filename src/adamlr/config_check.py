@@ -18,7 +18,7 @@ import yaml
 from adamlr.cache import Cache
 from adamlr.config import compose_plain, parse_yaml_file, read_yaml, settings_and_inputs
 from adamlr.distributed import Communicator
-from adamlr.errors import ConfigError, did_you_mean, shorten
+from adamlr.errors import ConfigError, NotConvergedError, ProbeRoseError, did_you_mean, shorten
 from adamlr.files import write_atomic
 from adamlr.pipeline import estimate
 from adamlr.progress import Progress
@@ -154,13 +154,20 @@ def check(config: str | Path, lr_key: str, *, band: str | tuple[float, float] = 
         A frozen :class:`CheckResult`; ``within`` is the verdict (the CLI exits 4 when false).
 
     Raises:
-        adamlr.errors.AdamlrError: as :func:`adamlr.estimate`, or an unreadable config, key or band.
+        adamlr.errors.AdamlrError: as :func:`adamlr.estimate`, or an unreadable config, key or band. Under
+            ``strict``, NotConvergedError or ProbeRoseError carry this check's :class:`CheckResult` (nothing
+            written).
     """
     limits = parse_band(band) if isinstance(band, str) else _valid_band(band)
     path = Path(config)
     configured = read_lr(path, lr_key)
     settings, inputs = settings_and_inputs(_section_or_hint(path, section_name, options), options)
-    result = estimate(inputs["model"], inputs.get("data"), settings=settings, progress=progress, cache=cache)
+    try:
+        result = estimate(inputs["model"], inputs.get("data"), settings=settings, progress=progress, cache=cache)
+    except (NotConvergedError, ProbeRoseError) as exc:  # strict: the verdict still goes with the error (no write)
+        if not isinstance(exc.result, EstimateResult):
+            raise
+        raise type(exc)(str(exc), verdict(str(config), lr_key, configured, exc.result, limits, False)) from exc
     if write and Communicator.current().is_main:  # under torchrun only rank 0 writes
         write_lr(path, lr_key, result.recommended_lr)
         configured = read_lr(path, lr_key)
