@@ -353,3 +353,20 @@ def test_check_under_strict_prints_its_result_then_exits_3(tmp_path):
     path.write_text(TRAIN.replace("  probe_steps: 0\n", ""))
     flagged = cli("check", "--config", path, "--lr-key", "optimizer.lr", "--strict", "--format", "json")
     assert flagged.exit_code == 3 and json.loads(flagged.stdout)["estimate"]["probe"]["verdict"] == "rises"
+
+
+# --- item 9: explicit options win over --quick ---------------------------------------------------------------------
+
+def test_quick_keeps_explicit_epochs_and_uses_them_as_T(tmp_path):
+    base = ["compare", "-m", A + "tiny_mlp", "-d", A + "tiny_data", "--quick", "--arms", "adamlr", "--json", "--quiet"]
+    short = cli(*base, "--out", tmp_path / "a")
+    long = cli(*base, "--epochs", "20", "--samples", "3", "--seeds", "0,1", "--out", tmp_path / "b")
+    assert short.exit_code == 0 and long.exit_code == 0, long.stderr
+    s, d = json.loads(short.stdout), json.loads(long.stdout)
+    assert s["epochs"] == 3 and d["epochs"] == 20 and d["data"] == s["data"] == f"{A}tiny_data[:512]"
+    assert d["seeds"] == [0, 1] and s["seeds"] == [0]
+    assert len(d["runs"][0]["records"]) == 21  # epoch 0 and 20 epochs trained
+    # α = sqrt(2 L(w0) / (K̂ T)): T = 20, not 3 (K̂ from 3 samples ≥ K̂ from their first 2)
+    assert d["adamlr_lr"]["0"] <= s["adamlr_lr"]["0"] * (3 / 20) ** 0.5 * 1.0001
+    help_text = " ".join(cli("compare", "--help").stdout.split())
+    assert "unless given: --epochs 3" in help_text.replace("│ ", "")

@@ -113,5 +113,5 @@ def settings_list(
             cs = CompareSettings(**values)
         else:
             cs = dataclasses.replace(base, **values)
-        out.append((sub, shrink(cs) if quick else cs))
+        out.append((sub, shrink(cs, keep=values) if quick else cs))  # explicit options win over --quick
     return out
