@@ -370,3 +370,16 @@ def test_quick_keeps_explicit_epochs_and_uses_them_as_T(tmp_path):
     assert d["adamlr_lr"]["0"] <= s["adamlr_lr"]["0"] * (3 / 20) ** 0.5 * 1.0001
     help_text = " ".join(cli("compare", "--help").stdout.split())
     assert "unless given: --epochs 3" in help_text.replace("│ ", "")
+
+
+# --- found by the property-based tests below ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("args, message", [
+    (["estimate", "--epochs", "abc"], "Invalid value for '--epochs'"),
+    (["estimate", "--epoch", "3"], "No such option: --epoch"),
+    (["estmate"], "No such command 'estmate'. Did you mean 'estimate'?"),
+    (["check", "--lr-key", "a"], "Missing option '--config'"),
+])
+def test_usage_errors_are_one_line_too(args, message):
+    line = one_error(cli(*args))
+    assert message in line and line.endswith("--help')")

@@ -78,6 +78,7 @@ from adamlr.pipeline import estimate
 from adamlr.report import render, to_json
 from adamlr.result import EstimateResult
 from adamlr.rich_progress import RichProgress
+from adamlr.usage_errors import one_line_usage_errors
 
 EXIT_CODES = (
     "Exit codes: 0 success · 1 your input or code failed (import, factory, data, NaN loss, zero curvature) · "
@@ -111,6 +112,7 @@ app = typer.Typer(
 )
 stdout = Console()
 stderr = Console(stderr=True)
+one_line_usage_errors(stderr)  # a bad option value is one `adamlr: error:` line too, not a panel
 
 
 def _version(value: bool) -> None:
