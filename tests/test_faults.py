@@ -4,8 +4,12 @@ for the next ones (every error one line and a documented exit code, no finished 
 
 import json
 import os
+import tempfile
+from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import adamlr
@@ -383,3 +387,157 @@ def test_quick_keeps_explicit_epochs_and_uses_them_as_T(tmp_path):
 def test_usage_errors_are_one_line_too(args, message):
     line = one_error(cli(*args))
     assert message in line and line.endswith("--help')")
+
+
+def test_a_seed_beyond_torchs_range_is_exit_2(tmp_path):
+    assert "seed: expected a non-negative integer below 2**64" in one_error(cli(*ESTIMATE, "--seed", str(2**64)))
+    compare = cli("compare", "-m", A + "tiny_mlp", "-d", A + "tiny_data", "--seeds", f"0,{2**64}", "--out", tmp_path)
+    assert "seeds: expected non-negative integers below 2**64" in one_error(compare)
+
+
+def test_weights_too_large_for_the_model_are_a_numerical_error():
+    """NaN Hessian-vector products made the eigen-solver raise numpy's LinAlgError: a traceback."""
+    line = one_error(cli(*ESTIMATE, "-m", A + "tiny_relu_mlp", "--scale", "1e20"), code=1)
+    assert "expected finite Hessian-vector products" in line and "--scale 1e+20" in line
+
+
+# --- property-based: whatever the cache files, configs and option values hold -------------------------------------
+
+FUZZ = settings(max_examples=int(os.environ.get("ADAMLR_FUZZ_EXAMPLES", 20)), deadline=None, database=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+                    max_leaves=12)
+HUGE_LINE = b'{"sample": "' + b"x" * (3 << 19) + b'"}'  # 1.5 MiB: over the journal's line limit
+
+
+def sound(r):
+    """The CLI's contract, whatever it was given: a documented exit code, at most one error line, no traceback."""
+    lines = error_lines(r)
+    errors = [line for line in lines if line.startswith("adamlr: error:")]
+    assert r.exit_code in EXIT_CODES, (r.exit_code, r.stderr[-2000:])
+    assert len(errors) == (r.exit_code != 0) and len(lines) <= 1 + (r.exit_code == 0), r.stderr[-2000:]
+    assert all(len(line) <= 2200 for line in lines)
+    return errors[0] if errors else None
+
+
+def journal_chunks(lines):
+    """Pieces of a journal: intact lines, and every kind of damage, each followed by a line break or not."""
+    intact = st.sampled_from(lines).map(str.encode)
+    damage = st.one_of(
+        st.binary(max_size=200),
+        st.sampled_from(lines).flatmap(lambda line: st.integers(1, len(line) - 1).map(lambda i: line[:i].encode())),
+        JSON.map(lambda v: journal_line(v).encode()),  # a valid checksum over something that is not a sample
+        JSON.map(lambda v: json.dumps(v).encode()),
+        st.sampled_from(lines).map(lambda line: line.replace('"index": ', '"index": 9').encode()),  # checksum off
+        st.just(HUGE_LINE),
+    )
+    return st.lists(st.tuples(intact | damage, st.booleans()), max_size=6)
+
+
+@FUZZ
+@given(data=st.data())
+def test_any_journal_is_resumed_without_losing_an_intact_sample(reference, data):
+    result, lines, key = reference
+    chunks = data.draw(journal_chunks(lines))
+    content = b"".join(chunk + (b"\n" if newline else b"") for chunk, newline in chunks)
+    kept = {json.loads(line)["sample"]["index"] for line in content.split(b"\n")
+            if line.strip(b" \t\r") in {ref.encode() for ref in lines}}
+    with tempfile.TemporaryDirectory() as root:
+        path = Path(root) / "journal" / f"{key}.jsonl"
+        path.parent.mkdir()
+        path.write_bytes(content)
+        r = cli(*ESTIMATE, "--json", "--cache-dir", root)
+    assert sound(r) is None and r.exit_code == 0
+    d = json.loads(r.stdout)
+    assert d["k_hat"] == result.k_hat and d["lr"] == result.lr
+    resumed = [w for w in d["warnings"] if w.startswith("resumed")]
+    assert resumed == ([f"resumed {len(kept)} finished samples from the journal"] if kept else [])
+
+
+@FUZZ
+@given(data=st.data())
+def test_any_results_entry_is_used_or_recomputed(reference, data):
+    result, _, key = reference
+    stored = {**result.to_dict(), "cache": None}
+    entry = json.dumps({"key": key, "sha256": _checksum(stored), "result": stored}).encode()
+    field = data.draw(st.sampled_from(sorted(stored)))
+    changed = {**stored, field: data.draw(JSON)}
+    sample = {**stored["samples"][0], data.draw(st.sampled_from(sorted(stored["samples"][0]))): data.draw(JSON)}
+    content = data.draw(st.one_of(
+        st.binary(max_size=300),
+        st.integers(0, len(entry) - 1).map(lambda i: entry[:i]),
+        st.just(json.dumps({"key": key, "sha256": _checksum(changed), "result": changed}).encode()),
+        st.just(json.dumps({"key": key, "sha256": _checksum(s := {**stored, "samples": [sample]}), "result": s})
+                .encode()),
+        JSON.map(lambda v: json.dumps(v).encode()),
+    ))
+    with tempfile.TemporaryDirectory() as root:
+        path = Path(root) / "results" / f"{key}.json"
+        path.parent.mkdir()
+        path.write_bytes(content)
+        r = cli(*ESTIMATE, "--cache-dir", root)  # the human report: it reads every field
+    assert sound(r) is None and r.exit_code == 0
+    text = " ".join(r.stdout.split())
+    assert "hit: stored result returned" in text or ("corrupted" in text and f"{result.k_hat:.4g}" in text)
+
+
+SETTING_KEYS = ["epochs", "steps", "loss", "weights", "scale", "method", "tol", "seed", "device", "dtype",
+                "loss_floor", "hvp", "chunk_size", "batch_size", "norm_mode", "rule", "strict", "parallel", "inputs",
+                "targets", "output", "model", "data", "test_data", "lr", "seeds", "arms", "schedulers", "estimate",
+                "scheduler_set", "max-iter", "colour"]
+YAML_VALUES = st.one_of(
+    JSON.map(json.dumps),
+    st.sampled_from(["5", "0", "-3", "1e400", ".nan", "-.inf", "~", "yes", "0x1F", "2024-13-45", "2024-01-01", "'5'",
+                     "9" * 40, "9" * 5000, "!!python/object/apply:os.system ['true']", "!custom 3", "!!binary aGk=",
+                     "&a [*a]", "'" + "x" * 200_000 + "'", "cross_entropyy", "mse", "cuda:7", "float16", "a:b",
+                     "tests.assets.factories:tiny_relu_mlp", "{step: {step_size: 2}}", "[1, [2, [3]]]"]),
+    st.integers(1, 90).map(lambda depth: "[" * depth + "]" * depth),
+    st.text(max_size=30).map(json.dumps),
+)
+
+
+def config_documents():
+    values = st.dictionaries(st.sampled_from(SETTING_KEYS), YAML_VALUES, max_size=5)
+    base = st.fixed_dictionaries({}, optional={"model": st.just(json.dumps(A + "tiny_mlp")),
+                                               "data": st.just(json.dumps(A + "tiny_data")), "epochs": st.just("5")})
+    return st.tuples(base, values, st.booleans()).map(
+        lambda t: ("".join(f"{k}: {v}\n" for k, v in {**t[0], **t[1]}.items()) + (LAUGHS if t[2] else "")))
+
+
+@FUZZ
+@given(document=config_documents(), command=st.sampled_from(["estimate", "check", "compare"]))
+def test_any_config_is_a_result_or_one_error_line(document, command):
+    with tempfile.TemporaryDirectory() as root:
+        path = Path(root) / "config.yaml"
+        if command == "check":
+            document = "optimizer: {lr: 0.01}\nadamlr:\n" + "".join(f"  {line}\n" for line in document.splitlines())
+        path.write_text(document)
+        cheap = ["--samples", "2", "--quiet"] + (["--probe-steps", "0", "--max-iter", "20"] if command != "compare"
+                                                 else ["--epochs", "1", "--arms", "adamlr", "--out", f"{root}/out"])
+        extra = ["--lr-key", "optimizer.lr", "--format", "json"] if command == "check" else []
+        r = cli(command, "--config", path, *cheap, *extra, "--cache-dir", f"{root}/cache") if command != "compare" \
+            else cli(command, "--config", path, *cheap)
+    sound(r)
+
+
+OPTIONS = ["--epochs", "--steps", "--loss", "--weights", "--scale", "--method", "--tol", "--seed", "--device",
+           "--dtype", "--loss-floor", "--hvp", "--chunk-size", "--batch-size", "--norm-mode", "--rule", "--parallel",
+           "--inputs",
+           "--targets", "--output", "--model", "--data", "--section", "--config", "--cache-dir"]
+OPTION_VALUES = st.one_of(
+    st.text(alphabet=st.characters(blacklist_characters=":", blacklist_categories=["Cs"]), max_size=20),
+    st.sampled_from(["0", "-1", "1e400", "nan", "inf", "-inf", "", " ", "9" * 30, "cross_entropyy", "cuda:99",
+                     "/dev/zero", "/dev/null", "a:b", "nope.py:f", "x" * 10_000, "0,1", "labels", "-"]),
+)
+
+
+@FUZZ
+@given(option=st.sampled_from(OPTIONS), value=OPTION_VALUES)
+def test_any_option_value_is_a_result_or_one_error_line(option, value):
+    with tempfile.TemporaryDirectory() as root:
+        if option == "--cache-dir":
+            value = f"{root}/{value}"
+        r = cli(*ESTIMATE, "--max-iter", "20", option, value, *(["--cache-dir", f"{root}/c"] if option != "--cache-dir"
+                                                                else []))
+    sound(r)

@@ -35,6 +35,8 @@ from adamlr.choices import (
 )
 from adamlr.errors import ConfigError, did_you_mean, name_of, one_line, shorten
 
+MAX_SEED = 2**64  # torch.manual_seed's range
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -159,7 +161,7 @@ def _out_of_range(s: Settings) -> list[str]:
     checks = [
         ("samples", s.samples >= 1, "at least 1"),
         ("max_iter", s.max_iter >= 1, "at least 1"),
-        ("seed", s.seed >= 0, "a non-negative integer"),
+        ("seed", 0 <= s.seed < MAX_SEED, "a non-negative integer below 2**64"),
         ("scale", s.scale > 0 and math.isfinite(s.scale), "a positive finite number"),
         ("tol", 0 < s.tol < 1, "a relative tolerance in (0, 1)"),
         ("loss_floor", math.isfinite(s.loss_floor), "a finite number"),

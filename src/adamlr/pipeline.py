@@ -12,6 +12,7 @@ import resource
 import time
 from typing import Any
 
+import numpy as np
 import torch
 
 from adamlr.algorithm import RunFacts, build_result, recommended_rate, run_samples
@@ -103,6 +104,10 @@ def _compute(problem: Problem, settings: Settings, progress: Progress, started: 
 
     try:
         samples = run_samples(problem, settings, mode, finished=finished, on_sample=journal, progress=progress)
+    except np.linalg.LinAlgError as exc:  # the eigen-solver met NaN or inf Hessian-vector products
+        raise NumericalError(f"expected finite Hessian-vector products, found the eigen-solver failing on them "
+                             f"({exc}); are the sampled weights too large for the model (--scale {settings.scale})?"
+                             ) from exc
     except KeyboardInterrupt:
         so_far = tuple(sorted([*finished.values(), *fresh], key=lambda s: s.index))
         partial = _partial(problem, settings, initial_loss, so_far, mode, started)

@@ -11,7 +11,7 @@ from adamlr.comparison.presets import preset as load_preset
 from adamlr.comparison.presets import quick as shrink
 from adamlr.comparison.runner import CompareSettings
 from adamlr.comparison.schedules import SCHEDULER_SETS
-from adamlr.config import FIELD_NAMES, read_yaml, unknown_keys
+from adamlr.config import FIELD_NAMES, MAX_SEED, read_yaml, unknown_keys
 from adamlr.errors import ConfigError, did_you_mean, name_of, shorten
 
 KEYS = ("model", "data", "test_data", "epochs", "batch_size", "seeds", "lr", "arms", "samples", "loss", "device",
@@ -23,9 +23,13 @@ def _seeds(value: Any) -> tuple[int, ...]:
         return (value,)
     parts = value if isinstance(value, (list, tuple)) else str(value).split(",")
     try:
-        return tuple(int(str(p).strip()) for p in parts)
+        seeds = tuple(int(str(p).strip()) for p in parts)
     except ValueError as exc:
         raise ConfigError("invalid settings", [f"seeds: expected integers like 0,1,2, found {shorten(value)}"]) from exc
+    if not seeds or not all(0 <= s < MAX_SEED for s in seeds):
+        raise ConfigError("invalid settings", [f"seeds: expected non-negative integers below 2**64, found "
+                                               f"{shorten(value)}"])
+    return seeds
 
 
 def _batch_size(value: Any) -> Any:
