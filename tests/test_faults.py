@@ -268,7 +268,8 @@ def test_no_message_grows_with_the_input(tmp_path, document):
 
 def test_compare_config_of_the_wrong_shape_is_exit_2(tmp_path):
     path = tmp_path / "x.yaml"
-    for doc in ({"estimate": 5}, {"schedulers": [1]}, {"schedulers": {"step": 3}}, {"k" * 10_000: 1}):
+    for doc in ({"estimate": 5}, {"schedulers": [1]}, {"schedulers": {"step": 3}}, {"k" * 10_000: 1},
+                {"device": 5}, {"arms": [1]}, {"dtype": "float16"}, {"loss": 3}, {"inputs": {}}):  # found by fuzzing
         path.write_text(json.dumps({"model": A + "tiny_mlp", "data": A + "tiny_data", **doc}))
         one_error(cli("compare", "--config", path, "--out", tmp_path / "out"))
 
@@ -488,7 +489,8 @@ SETTING_KEYS = ["epochs", "steps", "loss", "weights", "scale", "method", "tol", 
                 "scheduler_set", "max-iter", "colour"]
 YAML_VALUES = st.one_of(
     JSON.map(json.dumps),
-    st.sampled_from(["5", "0", "-3", "1e400", ".nan", "-.inf", "~", "yes", "0x1F", "2024-13-45", "2024-01-01", "'5'",
+    st.sampled_from(["5", "0", "1", "-3", "1e400", "1e300", "1e20", "1e-300", ".nan", "-.inf", "~", "yes", "0x1F",
+                     "2024-13-45", "2024-01-01", "'5'", str(2**64), "stream", "float64", "init", "eval", "power",
                      "9" * 40, "9" * 5000, "!!python/object/apply:os.system ['true']", "!custom 3", "!!binary aGk=",
                      "&a [*a]", "'" + "x" * 200_000 + "'", "cross_entropyy", "mse", "cuda:7", "float16", "a:b",
                      "tests.assets.factories:tiny_relu_mlp", "{step: {step_size: 2}}", "[1, [2, [3]]]"]),
@@ -498,10 +500,10 @@ YAML_VALUES = st.one_of(
 
 
 def config_documents():
-    values = st.dictionaries(st.sampled_from(SETTING_KEYS), YAML_VALUES, max_size=5)
+    values = st.dictionaries(st.sampled_from(SETTING_KEYS), YAML_VALUES, max_size=3)
     base = st.fixed_dictionaries({}, optional={"model": st.just(json.dumps(A + "tiny_mlp")),
                                                "data": st.just(json.dumps(A + "tiny_data")), "epochs": st.just("5")})
-    return st.tuples(base, values, st.booleans()).map(
+    return st.tuples(base, values, st.integers(0, 9).map(lambda n: n == 0)).map(
         lambda t: ("".join(f"{k}: {v}\n" for k, v in {**t[0], **t[1]}.items()) + (LAUGHS if t[2] else "")))
 
 
@@ -527,17 +529,19 @@ OPTIONS = ["--epochs", "--steps", "--loss", "--weights", "--scale", "--method", 
            "--targets", "--output", "--model", "--data", "--section", "--config", "--cache-dir"]
 OPTION_VALUES = st.one_of(
     st.text(alphabet=st.characters(blacklist_characters=":", blacklist_categories=["Cs"]), max_size=20),
-    st.sampled_from(["0", "-1", "1e400", "nan", "inf", "-inf", "", " ", "9" * 30, "cross_entropyy", "cuda:99",
-                     "/dev/zero", "/dev/null", "a:b", "nope.py:f", "x" * 10_000, "0,1", "labels", "-"]),
+    st.sampled_from(["0", "1", "-1", "1e400", "1e300", "1e20", "1e-300", "nan", "inf", "-inf", "", " ", "9" * 30,
+                     str(2**64), str(2**63), "cross_entropyy", "cuda:99", "/dev/zero", "/dev/null", "a:b", "nope.py:f",
+                     "x" * 10_000, "0,1", "1,0", "labels", "-", "mse", "nll", "bce_with_logits", "model",
+                     "training_step", "float64", "stream", "eval", "power", "init", "probe_halving", "samples"]),
 )
 
 
 @FUZZ
-@given(option=st.sampled_from(OPTIONS), value=OPTION_VALUES)
-def test_any_option_value_is_a_result_or_one_error_line(option, value):
+@given(chosen=st.lists(st.tuples(st.sampled_from(OPTIONS), OPTION_VALUES), min_size=1, max_size=3))
+def test_any_option_value_is_a_result_or_one_error_line(chosen):
     with tempfile.TemporaryDirectory() as root:
-        if option == "--cache-dir":
-            value = f"{root}/{value}"
-        r = cli(*ESTIMATE, "--max-iter", "20", option, value, *(["--cache-dir", f"{root}/c"] if option != "--cache-dir"
-                                                                else []))
+        args = [*ESTIMATE, "--max-iter", "20", "--cache-dir", f"{root}/c"]
+        for option, value in chosen:
+            args += [option, f"{root}/{value}" if option == "--cache-dir" else value]
+        r = cli(*args)
     sound(r)

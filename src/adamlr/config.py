@@ -104,7 +104,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _type_mismatch(name: str, value: Any) -> str | None:
+def field_problem(name: str, value: Any) -> str | None:
+    """What is wrong with ``value`` for the setting ``name`` (its type or choice; ranges aside), or None."""
     if value is None and name in ("epochs", "steps", "chunk_size", "batch_size"):
         return None
     if name in INT_FIELDS and (isinstance(value, bool) or not isinstance(value, int)):
@@ -176,7 +177,7 @@ def _out_of_range(s: Settings) -> list[str]:
 
 def _invalid_fields(s: Settings) -> list[str]:
     """One line per invalid field: wrong types first; ranges only once the types are right."""
-    typed = [p for name in FIELD_NAMES if (p := _type_mismatch(name, getattr(s, name)))]
+    typed = [p for name in FIELD_NAMES if (p := field_problem(name, getattr(s, name)))]
     return typed or _out_of_range(s)
 
 

@@ -11,9 +11,10 @@ from adamlr.comparison.presets import preset as load_preset
 from adamlr.comparison.presets import quick as shrink
 from adamlr.comparison.runner import CompareSettings
 from adamlr.comparison.schedules import SCHEDULER_SETS
-from adamlr.config import FIELD_NAMES, MAX_SEED, read_yaml, unknown_keys
+from adamlr.config import FIELD_NAMES, MAX_SEED, field_problem, read_yaml, unknown_keys
 from adamlr.errors import ConfigError, did_you_mean, name_of, shorten
 
+SHARED = ("loss", "device", "dtype", "inputs", "targets", "output")  # checked as estimate checks them
 KEYS = ("model", "data", "test_data", "epochs", "batch_size", "seeds", "lr", "arms", "samples", "loss", "device",
         "dtype", "schedulers", "scheduler_set", "estimate", "inputs", "targets", "output")
 
@@ -71,6 +72,10 @@ def _problems(values: dict[str, Any], scheduler_set: str = "default") -> list[st
                 for k in settings if k not in FIELD_NAMES]
     else:
         out.append(f"estimate: expected a mapping of estimate settings, found {type(settings).__name__}")
+    out += [p for key in SHARED if key in values and (p := field_problem(key, values[key]))]
+    if not isinstance(values.get("arms", ""), str):
+        out.append(f"arms: expected all, paper, schedulers, constants, optional or arm names, comma-separated, found "
+                   f"{shorten(values['arms'])}")
     for key in ("epochs", "batch_size", "samples"):
         v = values.get(key)
         if key == "batch_size" and v == "full":
