@@ -4,11 +4,14 @@ for the next ones (every error one line and a documented exit code, no finished 
 
 import json
 import os
+import signal
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -545,3 +548,47 @@ def test_any_option_value_is_a_result_or_one_error_line(chosen):
             args += [option, f"{root}/{value}" if option == "--cache-dir" else value]
         r = cli(*args)
     sound(r)
+
+
+# --- fault injection: a run killed anywhere (between samples, mid-journal-line, mid-store) loses nothing ----------
+
+FAULTY = dict(epochs=5, samples=5, seed=2, probe_steps=0)  # what tests/assets/faulty_run.py runs
+
+
+@pytest.fixture(scope="module")
+def uninterrupted():
+    return adamlr.estimate(A + "tiny_mlp", A + "tiny_data", **FAULTY)
+
+
+def journaled(root, key):
+    return {s["index"] for s in Cache(Path(root)).journal(key)[0]} if key else set()
+
+
+@settings(max_examples=int(os.environ.get("ADAMLR_FAULT_EXAMPLES", 3)), deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(kills=st.lists(st.tuples(st.sampled_from(["sample", "journal", "store"]), st.integers(1, 4)), min_size=1,
+                      max_size=2))
+@example(kills=[("journal", 2), ("sample", 2)])  # a torn line, then a rerun's samples: none may be lost
+@example(kills=[("sample", 2), ("store", 1)])
+def test_a_run_killed_anywhere_resumes_to_the_same_k_hat(uninterrupted, kills):
+    with tempfile.TemporaryDirectory() as root:
+        key, kept, stored = None, set(), False
+        for point, n in kills:
+            out = subprocess.run([sys.executable, "tests/assets/faulty_run.py", root, point, str(n)],
+                                 capture_output=True, text=True, timeout=120)
+            assert out.returncode in (0, -signal.SIGKILL), out.stderr[-2000:]
+            stored = stored or out.returncode == 0
+            key = key or next((p.stem for p in Path(root).glob("*/*.json*") if not p.name.startswith(".")), None)
+            now = journaled(root, key)
+            finished = {"sample": n, "journal": n - 1, "store": 5}[point]  # samples this run finished before its kill
+            assert stored or (now >= kept and len(now) >= min(5, len(kept) + finished)), (point, n, kept, now)
+            kept = now
+        r = cli("estimate", "-m", A + "tiny_mlp", "-d", A + "tiny_data", "--epochs", "5", "--samples", "5", "--seed",
+                "2", "--probe-steps", "0", "--json", "--quiet", "--cache-dir", root)
+    assert sound(r) is None and r.exit_code == 0
+    d = json.loads(r.stdout)
+    assert d["k_hat"] == uninterrupted.k_hat and d["lr"] == uninterrupted.lr
+    assert [s["spectral_norm"] for s in d["samples"]] == [s.spectral_norm for s in uninterrupted.samples]
+    resumed = [w for w in d["warnings"] if w.startswith("resumed")]
+    assert d["cache"]["hit"] is stored or resumed == ([f"resumed {len(kept)} finished samples from the journal"]
+                                                       if kept else [])
