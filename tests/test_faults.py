@@ -405,6 +405,28 @@ def test_weights_too_large_for_the_model_are_a_numerical_error():
     assert "expected finite Hessian-vector products" in line and "--scale 1e+20" in line
 
 
+def test_compare_out_that_cannot_be_written_is_one_line_before_training(tmp_path):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("mine")
+    r = cli("compare", "-m", A + "tiny_mlp", "-d", A + "tiny_data", "--epochs", "50", "--arms", "adamlr", "--lr",
+            "0.1", "--quiet", "--out", blocker / "sub")
+    assert "expected a writable directory at --out" in one_error(r) and blocker.read_text() == "mine"
+
+
+def test_check_write_that_fails_leaves_the_config_unchanged(tmp_path, monkeypatch):
+    import adamlr.config_check
+
+    def refuse(path, text):
+        raise PermissionError(13, "Permission denied")
+
+    path = tmp_path / "train.yaml"
+    path.write_text(TRAIN)
+    monkeypatch.setattr(adamlr.config_check, "write_atomic", refuse)
+    r = cli("check", "--config", path, "--lr-key", "optimizer.lr", "--write", "--quiet")
+    assert "(--write), found PermissionError: Permission denied; the file is unchanged" in one_error(r, code=1)
+    assert path.read_text() == TRAIN
+
+
 # --- property-based: whatever the cache files, configs and option values hold -------------------------------------
 
 FUZZ = settings(max_examples=int(os.environ.get("ADAMLR_FUZZ_EXAMPLES", 20)), deadline=None, database=None,

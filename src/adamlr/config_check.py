@@ -18,7 +18,7 @@ import yaml
 from adamlr.cache import Cache
 from adamlr.config import compose_plain, parse_yaml_file, read_yaml, settings_and_inputs
 from adamlr.distributed import Communicator
-from adamlr.errors import ConfigError, NotConvergedError, ProbeRoseError, did_you_mean, shorten
+from adamlr.errors import ConfigError, InputError, NotConvergedError, ProbeRoseError, did_you_mean, shorten
 from adamlr.files import write_atomic
 from adamlr.pipeline import estimate
 from adamlr.progress import Progress
@@ -102,12 +102,20 @@ def read_lr(path: str | Path, key_path: str) -> float:
 
 
 def write_lr(path: str | Path, key_path: str, value: float) -> None:
-    """Set the scalar at ``key_path`` to ``value``, leaving every other byte of the file as it was."""
+    """Set the scalar at ``key_path`` to ``value``, leaving every other byte of the file as it was.
+
+    Raises:
+        InputError: the file cannot be written (it is left unchanged).
+    """
     p = Path(path)
     text, root = _compose(p)
     node = _node_at(root, key_path, p)
     start, end = node.start_mark.index, node.end_mark.index
-    write_atomic(p, text[:start] + f"{value:.6g}" + text[end:])
+    try:
+        write_atomic(p, text[:start] + f"{value:.6g}" + text[end:])
+    except OSError as exc:  # the file is left as it was (write_atomic)
+        raise InputError(f"expected to write the learning rate into {str(p)!r} (--write), found "
+                         f"{type(exc).__name__}: {exc.strerror or exc}; the file is unchanged") from exc
 
 
 def section(path: str | Path, name: str) -> dict[str, Any]:

@@ -34,9 +34,17 @@ class Store:
         self.write_text(name, json.dumps(value, indent=indent, default=str))
 
     def write_text(self, name: str, text: str) -> None:
+        """Write ``out/name`` atomically.
+
+        Raises:
+            UsageError: ``out`` cannot be written (the first write, config.json, comes before any training).
+        """
         if self.out is not None:
-            (self.out / name).parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(self.out / name, text)
+            try:
+                write_atomic(self.out / name, text)
+            except OSError as exc:
+                raise UsageError(f"expected a writable directory at --out {str(self.out)!r}, found "
+                                 f"{type(exc).__name__}: {exc.strerror or exc}") from exc
 
     def check_same(self, fingerprint: dict[str, Any], force: bool) -> None:
         """Refuse to mix runs of a different comparison into the directory (unless ``force``).
