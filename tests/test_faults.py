@@ -427,6 +427,24 @@ def test_check_write_that_fails_leaves_the_config_unchanged(tmp_path, monkeypatc
     assert path.read_text() == TRAIN
 
 
+def test_damaged_files_in_compare_out_are_recomputed(tmp_path):
+    """Found by fuzzing --out's files: a saved rate that is not one, or JSON nested too deep, was a traceback."""
+    import shutil
+
+    args = ["compare", "-m", A + "tiny_mlp", "-d", A + "tiny_data", "--epochs", "2", "--samples", "2", "--arms",
+            "adamlr,lr_range_test", "--quiet", "--json"]
+    first = cli(*args, "--out", tmp_path / "o")
+    assert first.exit_code == 0, first.stderr
+    expected = json.loads(first.stdout)["adamlr_lr"]
+    for i, (name, content) in enumerate([("estimate-seed0.json", '{"lr": "abc"}'), ("estimate-seed0.json", "[" * 5000),
+                                         ("range-test-seed0.json", '{"lr": -1}'), ("range-test-seed0.json", "null"),
+                                         ("arms/adamlr__seed0.json", "[" * 5000)]):
+        shutil.copytree(tmp_path / "o", tmp_path / f"c{i}")
+        (tmp_path / f"c{i}" / name).write_text(content)
+        r = cli(*args, "--out", tmp_path / f"c{i}")
+        assert sound(r) is None and r.exit_code == 0 and json.loads(r.stdout)["adamlr_lr"] == expected
+
+
 # --- property-based: whatever the cache files, configs and option values hold -------------------------------------
 
 FUZZ = settings(max_examples=int(os.environ.get("ADAMLR_FUZZ_EXAMPLES", 20)), deadline=None, database=None,

@@ -27,7 +27,7 @@ class Store:
             return None
         try:
             return json.loads((self.out / name).read_text())
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):  # RecursionError: JSON nested too deep to parse
             return None
 
     def write_json(self, name: str, value: Any, indent: int | None = 1) -> None:
