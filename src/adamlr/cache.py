@@ -22,10 +22,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
+from adamlr import json_shape
 from adamlr.errors import one_line
 from adamlr.files import write_atomic
 from adamlr.fingerprints import code_digest, data_digest, fingerprint, model_digest
-from adamlr.json_shape import problem, schema
 from adamlr.result import sample_from_dict
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ DEFAULT_DIR = ".adamlr-cache"
 NOT_IN_KEY = ("strict", "parallel")  # settings that change no number (a distributed run shares the entry)
 MAX_LINE_BYTES = 1 << 20  # a journal line longer than this is damage, not a sample
 MAX_ENTRY_BYTES = 64 << 20  # a results entry larger than this is damage, not a result
-SAMPLE_SCHEMA: dict[str, Any] = schema("estimate.schema.json")["properties"]["samples"]["items"]
+SAMPLE_SCHEMA: dict[str, Any] = json_shape.schema("estimate.schema.json")["properties"]["samples"]["items"]
 T = TypeVar("T")
 
 
@@ -93,7 +93,7 @@ class Cache:
                     entry.get("result")):
                 raise ValueError("checksum or key mismatch")
             result: dict[str, Any] = entry["result"]
-            shape = problem(result, schema("estimate.schema.json"))
+            shape = json_shape.problem(result, json_shape.schema("estimate.schema.json"))
             if shape is not None:
                 raise ValueError(f"not a result: {shape}")
             return result, []
@@ -188,7 +188,7 @@ def _journaled(line: bytes) -> dict[str, Any] | None:
     try:
         record = json.loads(line.decode("utf-8"))
         sample = record["sample"]
-        if record["sha256"] != _checksum(sample) or problem(sample, SAMPLE_SCHEMA) is not None:
+        if record["sha256"] != _checksum(sample) or json_shape.problem(sample, SAMPLE_SCHEMA) is not None:
             return None
         sample_from_dict(sample)  # no unknown fields
     except (ValueError, KeyError, TypeError, RecursionError):

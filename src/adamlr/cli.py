@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -79,6 +79,9 @@ from adamlr.report import render, to_json
 from adamlr.result import EstimateResult
 from adamlr.rich_progress import RichProgress
 from adamlr.usage_errors import one_line_usage_errors
+
+if TYPE_CHECKING:
+    from adamlr.config_check import CheckResult
 
 EXIT_CODES = (
     "Exit codes: 0 success · 1 your input or code failed (import, factory, data, NaN loss, zero curvature) · "
@@ -355,7 +358,8 @@ def check_command(
         raise typer.Exit(EXIT_OUTSIDE_BAND)
 
 
-def _emit_check(outcome: Any, fmt: str, warn: bool = True) -> None:
+def _emit_check(outcome: CheckResult, fmt: str, warn: bool = True) -> None:
+    """The verdict on stdout in ``fmt`` (rich, json or github), after the probe's warning on stderr."""
     from adamlr.report import github_annotations, render_check
 
     if warn:

@@ -415,7 +415,7 @@ def settings_and_inputs(file_values: dict[str, Any], options: dict[str, Any]) ->
              **{k: v for k, v in options.items() if v is not None}}
     optional = ("data",) if given.get("loss") == "training_step" else ()  # a LightningModule's train_dataloader()
     missing = [f"{k}: expected --{k} or '{k}:' in the config file, found none" for k in ("model", "data")
-               if given.get(k) in (None, "") and k not in optional]
+               if (given.get(k) is None or given.get(k) == "") and k not in optional]
     try:
         settings, extras = merge_settings(file_values, options, extra_keys=("model", "data"))
     except ConfigError as exc:
