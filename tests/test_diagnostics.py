@@ -107,7 +107,7 @@ def torch_adam_run(model, batches, full_x, full_y, lr, loss_fn, betas=(0.9, 0.99
         optimizer.zero_grad()
         loss = loss_fn(model(x), y)
         if per_batch:
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
         loss.backward()
         optimizer.step()
         if not per_batch:

@@ -130,7 +130,7 @@ def test_strict_judges_the_recommended_rate_and_still_prints_the_json():
     assert paper.exit_code == 0 and "a run at this rate will likely blow up" in paper.stderr
     strict = CliRunner().invoke(app, [*args, "--rule", "paper", "--strict"])
     assert strict.exit_code == 3 and json.loads(strict.stdout)["probe"]["verdict"] == "rises"
-    assert "expected the loss to end below L(w0)" in strict.stderr and "rule paper" in strict.stderr
+    assert "expected the loss to end below L(w0)" in strict.stderr and "--rule paper" in strict.stderr
     search = CliRunner().invoke(app, [*args, "--strict"])
     out = json.loads(search.stdout)
     assert search.exit_code == 0, search.stderr

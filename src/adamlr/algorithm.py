@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -110,9 +111,15 @@ def _solve(objective: Objective, params: Params, spec: SolveSpec, seed: int, on_
     start = torch.randn(operator.size, generator=gen, dtype=torch.float64).to(first.device, first.dtype)
     if warm is not None:
         start = warm / warm.norm() + WARM_NOISE * start / start.norm()
-    eigen = spectral_norm(operator.matvec, start, method=spec.method, tol=spec.tol, max_iter=spec.max_iter,
-                          callback=on_iteration, ceiling=ceiling, keep_vector=spec.method == "lanczos")
-    operator.release()
+    try:
+        eigen = spectral_norm(operator.matvec, start, method=spec.method, tol=spec.tol, max_iter=spec.max_iter,
+                              callback=on_iteration, ceiling=ceiling, keep_vector=spec.method == "lanczos")
+    except np.linalg.LinAlgError as exc:  # the eigen-solver met NaN or inf Hessian-vector products
+        raise NumericalError(f"expected finite Hessian-vector products, found the eigen-solver failing on them "
+                             f"({exc}); are the sampled weights too large for the model (scale {spec.scale})?"
+                             ) from exc
+    finally:
+        operator.release()
     for value, what in ((operator.loss, "loss"), (eigen.spectral_norm, "Hessian spectral norm")):
         if not math.isfinite(value):
             raise NumericalError(f"expected a finite {what} at a weight sample, found {value} "

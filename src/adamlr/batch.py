@@ -31,7 +31,7 @@ from typing import Any
 
 import torch
 
-from adamlr.errors import DataError, UsageError
+from adamlr.errors import DataError, UsageError, shorten
 
 TARGET_KEYS = ("labels", "label", "targets", "target", "y")
 """Where the targets of a dict batch are looked for, in this order, when ``--targets`` is not given."""
@@ -69,7 +69,7 @@ class BatchLayout:
             parts = inputs if isinstance(inputs, (list, tuple)) else str(inputs).split(",")
             keys = tuple(_key(p) for p in parts if str(p).strip())
             if not keys:
-                raise UsageError(f"expected --inputs to name at least one key or index, found {inputs!r}")
+                raise UsageError(f"expected --inputs to name at least one key or index, found {shorten(inputs)}")
         return BatchLayout(keys, None if targets is None else _key(targets), whole)
 
 
@@ -149,7 +149,7 @@ def _input_tensor(value: Any, key: Key, batch: Any, index: int) -> torch.Tensor:
     try:
         return torch.as_tensor(value)
     except Exception as exc:
-        where = f"input {key!r}" if isinstance(batch, Mapping) else "inputs"
+        where = f"input {shorten(key)}" if isinstance(batch, Mapping) else "inputs"
         raise DataError(f"expected batch {index} {where} to be a tensor, found {type(value).__name__}; name the "
                         "model's inputs with --inputs KEY[,KEY…]") from exc
 
@@ -167,10 +167,10 @@ def _pick(batch: Any, key: Key, option: str, index: int) -> Any:
         for k in (key, str(key)):
             if k in batch:
                 return batch[k]
-        raise DataError(f"expected key {key!r} ({option}) in batch {index}, found {_describe(batch)}")
+        raise DataError(f"expected key {shorten(key)} ({option}) in batch {index}, found {_describe(batch)}")
     if not isinstance(key, int):
         raise DataError(f"expected an integer index for {option} with batches that are tuples or lists, found "
-                        f"{key!r} (batch {index} is a {_describe(batch)})")
+                        f"{shorten(key)} (batch {index} is a {_describe(batch)})")
     if key >= len(batch):
         raise DataError(f"expected index {key} ({option}) within batch {index}, found a {_describe(batch)}")
     return batch[key]
@@ -207,7 +207,8 @@ def _call_of(batch: Any, layout: BatchLayout, target_key: Key | None,
     elif isinstance(batch, Mapping):
         chosen = [(k, v) for k, v in batch.items() if k != target_key]
         if not chosen:
-            raise DataError(f"expected batch {index} to hold inputs besides its targets {target_key!r}, found none")
+            raise DataError(f"expected batch {index} to hold inputs besides its targets {shorten(target_key)}, "
+                            "found none")
     else:
         chosen = [(0, batch[0])]
     if not layout.whole:

@@ -69,5 +69,7 @@ RULE_NAMES: tuple[Rule, ...] = get_args(Rule)
 PARALLEL_MODES: tuple[Parallel, ...] = get_args(Parallel)
 SUBSET_CHOICES: tuple[SubsetChoice, ...] = get_args(SubsetChoice)
 OWN_LOSSES: tuple[OwnLoss, ...] = get_args(OwnLoss)
+LOSS_NAMES = ("cross_entropy", "nll", "mse", "bce_with_logits")
+"""The built-in losses of (outputs, targets) (:data:`adamlr.losses.LOSSES`)."""
 DEVICE_NAMES = ("auto", "cpu", "cuda")
 """Device names besides ``cuda:N``."""

@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -33,6 +33,7 @@ from adamlr.cli_options import (
     Device,
     Dtype,
     Epochs,
+    EstimateSection,
     Exact,
     Floor,
     Force,
@@ -75,14 +76,18 @@ from adamlr.cli_options import (
     Write,
     parse_subset,
 )
-from adamlr.config import read_yaml, settings_and_inputs
+from adamlr.config import file_settings, settings_and_inputs
 from adamlr.distributed import process_rank, session
-from adamlr.errors import AdamlrError, ConfigError, ResultError
+from adamlr.errors import AdamlrError, ConfigError, ResultError, one_line
 from adamlr.estimation import estimate
 from adamlr.notes import probe_note
 from adamlr.report import render, to_json
 from adamlr.result import EstimateResult
 from adamlr.rich_progress import RichProgress
+from adamlr.usage_errors import one_line_usage_errors
+
+if TYPE_CHECKING:
+    from adamlr.config_check import CheckResult
 
 EXIT_CODES = (
     "Exit codes: 0 success · 1 your input or code failed (import, factory, data, NaN loss, zero curvature) · "
@@ -116,6 +121,7 @@ app = typer.Typer(
 )
 stdout = Console()
 stderr = Console(stderr=True)
+one_line_usage_errors(stderr)  # a bad option value is one `adamlr: error:` line too, not a panel
 
 
 def _version(value: bool) -> None:
@@ -143,7 +149,7 @@ def errors_to_exit(debug: bool) -> Iterator[None]:
         if debug and process_rank() == 0:
             raise
         if process_rank() == 0:  # under torchrun rank 0 speaks for every rank (adamlr.distributed)
-            stderr.print(f"adamlr: error: {exc}", markup=False, highlight=False, soft_wrap=True)
+            stderr.print(f"adamlr: error: {one_line(str(exc))}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         if process_rank() == 0:
@@ -185,6 +191,7 @@ def estimate_command(
     targets: Targets = None,
     output: Output = None,
     config: Config = None,
+    section: EstimateSection = None,
     strict: Strict = None,
     cache_dir_: CacheDir = None,
     no_cache: NoCache = False,
@@ -233,7 +240,7 @@ def estimate_command(
         output=output,
     )
     with errors_to_exit(debug), session() as comm:  # under torchrun: one process group; rank 0 prints
-        settings, inputs = settings_and_inputs(read_yaml(config) if config is not None else {}, cli)
+        settings, inputs = settings_and_inputs(file_settings(config, section), cli)
         store = None if no_cache else Cache(cache_dir(cache_dir_))
         with RichProgress(stderr, enabled=not quiet and comm.is_main) as progress:
             try:
@@ -344,6 +351,7 @@ def check_command(
     norm_mode: NormMode = None,
     rule: RuleOption = None,
     parallel: ParallelOption = None,
+    strict: Strict = None,
     band: Band = "0.1,10",
     section: Section = "adamlr",
     write: Write = False,
@@ -354,8 +362,7 @@ def check_command(
     debug: Debug = False,
 ) -> None:
     """Exit 0 when the configured Adam learning rate lies within the band around α, 4 when it does not."""
-    from adamlr.config_check import EXIT_OUTSIDE_BAND, check
-    from adamlr.report import github_annotations, render_check
+    from adamlr.config_check import EXIT_OUTSIDE_BAND, CheckResult, check
 
     with errors_to_exit(debug), session() as comm:  # under torchrun: one process group; rank 0 prints and writes
         fmt = output or ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "rich")
@@ -363,19 +370,31 @@ def check_command(
             raise ConfigError("invalid options", [f"format: expected rich, json or github, found {fmt!r}"])
         store = None if no_cache else Cache(cache_dir(cache_dir_))
         with RichProgress(stderr, enabled=not quiet and comm.is_main) as progress:
-            outcome = check(config, lr_key, band=band, write=write, section_name=section, progress=progress,
-                            cache=store, model=model, data=data, epochs=epochs, steps=steps, samples=samples,
-                            seed=seed, device=device, loss=loss, norm_mode=norm_mode, rule=rule, inputs=inputs_,
-                            targets=targets, output=output_key, parallel=parallel)
+            try:
+                outcome = check(config, lr_key, band=band, write=write, section_name=section, progress=progress,
+                                cache=store, model=model, data=data, epochs=epochs, steps=steps, samples=samples,
+                                seed=seed, device=device, loss=loss, norm_mode=norm_mode, rule=rule, inputs=inputs_,
+                                targets=targets, output=output_key, parallel=parallel, strict=strict)
+            except ResultError as exc:  # strict: the verdict on stdout, then the one error line (exit 3)
+                if isinstance(exc.result, CheckResult) and comm.is_main:
+                    _emit_check(exc.result, fmt, warn=False)
+                raise
         if not comm.is_main:  # every rank has the result; rank 0 alone reports it
             return
-        if fmt != "rich":
-            _warn_if_probe_rose(outcome.estimate)
-        if fmt == "json":
-            print(to_json(outcome.to_dict()))
-        elif fmt == "github":
-            print(github_annotations(outcome))
-        else:
-            stdout.print(render_check(outcome))
+        _emit_check(outcome, fmt)
     if not outcome.within:  # outside the session: typer.Exit is not a failure of the distributed run
         raise typer.Exit(EXIT_OUTSIDE_BAND)
+
+
+def _emit_check(outcome: CheckResult, fmt: str, warn: bool = True) -> None:
+    """The verdict on stdout in ``fmt`` (rich, json or github); with json or github, a probe's blow-up on stderr too."""
+    from adamlr.report import github_annotations, render_check
+
+    if warn and fmt != "rich":  # the rich report says it already
+        _warn_if_probe_rose(outcome.estimate)
+    if fmt == "json":
+        print(to_json(outcome.to_dict()))
+    elif fmt == "github":
+        print(github_annotations(outcome))
+    else:
+        stdout.print(render_check(outcome))

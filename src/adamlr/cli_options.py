@@ -132,6 +132,11 @@ PerSample = Annotated[
         help="With --batch-size: random batches per weight sample; the report shows their spread (default 1).",
     ),
 ]
+EstimateSection = Annotated[
+    Optional[str],
+    typer.Option("--section", help="The mapping of the --config YAML with the settings (default: its adamlr: section "
+                 "when it has one, as check reads it; else the whole file)."),
+]
 Config = Annotated[
     Optional[Path],
     typer.Option(
@@ -247,7 +252,9 @@ Preset = Annotated[
 ]
 Quick = Annotated[
     bool,
-    typer.Option("--quick", help="Shrink to a smoke run of seconds: the first 512 examples (any data form), 3 epochs."),
+    typer.Option("--quick", help="Shrink to a smoke run of seconds: the first 512 training and 256 test examples (any "
+                 "data form); and, unless given: --epochs 3, --samples 2, the first of --seeds, --batch-size at most "
+                 "128. Options given explicitly win."),
 ]
 Force = Annotated[
     bool, typer.Option("--force", help="Redo finished arms (and the range test) instead of reusing them.")

@@ -16,9 +16,9 @@ from typing import Any
 import yaml
 
 from adamlr.cache import Cache
-from adamlr.config import parse_yaml_file, read_yaml, settings_and_inputs
+from adamlr.config import compose_plain, parse_yaml_file, read_yaml, settings_and_inputs
 from adamlr.distributed import Communicator
-from adamlr.errors import ConfigError, did_you_mean
+from adamlr.errors import ConfigError, InputError, NotConvergedError, ProbeRoseError, did_you_mean, shorten
 from adamlr.estimation import estimate
 from adamlr.files import write_atomic
 from adamlr.progress import Progress
@@ -81,7 +81,7 @@ def _node_at(root: yaml.Node, key_path: str, path: Path) -> yaml.ScalarNode:
 
 
 def _compose(path: Path) -> tuple[str, yaml.Node]:
-    text, root = parse_yaml_file(path, lambda t: yaml.compose(t, Loader=yaml.SafeLoader))
+    text, root = parse_yaml_file(path, compose_plain)
     if root is None:
         raise ConfigError(f"expected a YAML mapping in {str(path)!r}, found an empty file")
     return text, root
@@ -95,19 +95,27 @@ def read_lr(path: str | Path, key_path: str) -> float:
     try:
         value = float(node.value)
     except ValueError:
-        raise ConfigError(f"expected a number at {key_path!r} in {p}, found {node.value!r}") from None
+        raise ConfigError(f"expected a number at {key_path!r} in {p}, found {shorten(node.value)}") from None
     if not (math.isfinite(value) and value > 0):
-        raise ConfigError(f"expected a positive learning rate at {key_path!r} in {p}, found {node.value!r}")
+        raise ConfigError(f"expected a positive learning rate at {key_path!r} in {p}, found {shorten(node.value)}")
     return value
 
 
 def write_lr(path: str | Path, key_path: str, value: float) -> None:
-    """Set the scalar at ``key_path`` to ``value``, leaving every other byte of the file as it was."""
+    """Set the scalar at ``key_path`` to ``value``, leaving every other byte of the file as it was.
+
+    Raises:
+        InputError: the file cannot be written (it is left unchanged).
+    """
     p = Path(path)
     text, root = _compose(p)
     node = _node_at(root, key_path, p)
     start, end = node.start_mark.index, node.end_mark.index
-    write_atomic(p, text[:start] + f"{value:.6g}" + text[end:])
+    try:
+        write_atomic(p, text[:start] + f"{value:.6g}" + text[end:])
+    except OSError as exc:  # the file is left as it was (write_atomic)
+        raise InputError(f"expected to write the learning rate into {str(p)!r} (--write), found "
+                         f"{type(exc).__name__}: {exc.strerror or exc}; the file is unchanged") from exc
 
 
 def section(path: str | Path, name: str) -> dict[str, Any]:
@@ -154,13 +162,20 @@ def check(config: str | Path, lr_key: str, *, band: str | tuple[float, float] = 
         A frozen :class:`CheckResult`; ``within`` is the verdict (the CLI exits 4 when false).
 
     Raises:
-        adamlr.errors.AdamlrError: as :func:`adamlr.estimate`, or an unreadable config, key or band.
+        adamlr.errors.AdamlrError: as :func:`adamlr.estimate`, or an unreadable config, key or band. Under
+            ``strict``, NotConvergedError or ProbeRoseError carry this check's :class:`CheckResult` (nothing
+            written).
     """
     limits = parse_band(band) if isinstance(band, str) else _valid_band(band)
     path = Path(config)
     configured = read_lr(path, lr_key)
     settings, inputs = settings_and_inputs(_section_or_hint(path, section_name, options), options)
-    result = estimate(inputs["model"], inputs.get("data"), settings=settings, progress=progress, cache=cache)
+    try:
+        result = estimate(inputs["model"], inputs.get("data"), settings=settings, progress=progress, cache=cache)
+    except (NotConvergedError, ProbeRoseError) as exc:  # strict: the verdict still goes with the error (no write)
+        if not isinstance(exc.result, EstimateResult):
+            raise
+        raise type(exc)(str(exc), verdict(str(config), lr_key, configured, exc.result, limits, False)) from exc
     if write and Communicator.current().is_main:  # under torchrun only rank 0 writes
         write_lr(path, lr_key, result.recommended_lr)
         configured = read_lr(path, lr_key)

@@ -16,6 +16,9 @@ Exit codes:
 from __future__ import annotations
 
 import difflib
+import reprlib
+
+MAX_PROBLEMS = 20  # problems a ConfigError's message lists; a message never grows with the size of the input
 
 
 class AdamlrError(Exception):
@@ -65,7 +68,7 @@ class UsageError(AdamlrError):
 
 
 class ConfigError(UsageError):
-    """A configuration file or a set of settings is invalid.
+    """A configuration file or a set of settings is invalid (the message lists the first :data:`MAX_PROBLEMS`).
 
     Attributes:
         problems: one human-readable line per offending field.
@@ -74,7 +77,9 @@ class ConfigError(UsageError):
     def __init__(self, message: str, problems: list[str] | None = None) -> None:
         self.problems = list(problems or [])
         if self.problems:
-            message = f"{message}: " + "; ".join(self.problems)
+            more = len(self.problems) - MAX_PROBLEMS
+            listed = "; ".join(self.problems[:MAX_PROBLEMS]) + (f"; and {more} more" if more > 0 else "")
+            message = f"{message}: {listed}"
         super().__init__(message)
 
 
@@ -108,8 +113,57 @@ class Interrupted(ResultError):
     exit_code = 130
 
 
-def did_you_mean(word: str, choices: object) -> str:
+def did_you_mean(word: object, choices: object) -> str:
     """``"; did you mean 'epochs'?"`` when ``word`` is a near miss of one of ``choices`` (difflib), else ``""``."""
     names = [str(c) for c in choices] if isinstance(choices, (list, tuple, set, frozenset, dict)) else []
-    close = difflib.get_close_matches(str(word), names, n=1, cutoff=0.6)
+    if not isinstance(word, str) or len(word) > 100:  # nobody mistypes a name that long, or a list for one
+        return ""
+    close = difflib.get_close_matches(word, [n for n in names if len(n) <= 100], n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else ""
+
+
+class _BoundedRepr(reprlib.Repr):
+    """``reprlib`` limits everywhere; an int too long for ``repr`` (over 4300 digits) described instead."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.maxlevel, self.maxdict, self.maxlist, self.maxtuple, self.maxset = 3, 4, 6, 6, 6
+        self.maxfrozenset, self.maxdeque, self.maxarray = 6, 6, 6
+        self.maxstring = self.maxlong = self.maxother = limit
+
+    def repr_str(self, x: str, level: int) -> str:
+        return repr(x[: self.maxstring + 1])  # cut at the end, as shorten cuts the whole
+
+    def repr_int(self, x: int, level: int) -> str:
+        try:
+            return super().repr_int(x, level)
+        except ValueError:  # sys.get_int_max_str_digits()
+            return f"<an integer of {x.bit_length()} bits>"
+
+
+def shorten(value: object, limit: int = 80) -> str:
+    """The repr of ``value`` in at most ``limit`` characters (``…`` marks a cut).
+
+    Bounded in time and memory too: a huge string, a deeply nested value or one that shares
+    its parts (a YAML alias bomb) is never expanded whole.
+
+    >>> shorten("x" * 1000, limit=12)
+    "'xxxxxxxxxx…"
+    >>> shorten({"a": [1, 2]})
+    "{'a': [1, 2]}"
+    """
+    text = _BoundedRepr(limit).repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def name_of(key: object, limit: int = 60) -> str:
+    """A key as written when it is a short printable string (``epoch``), else its :func:`shorten` repr."""
+    if isinstance(key, str) and len(key) <= limit and key.isprintable() and key.strip() == key and key:
+        return key
+    return shorten(key, limit)
+
+
+def one_line(message: str, limit: int = 2000) -> str:
+    """``message`` on one line (line breaks become spaces), cut to ``limit`` characters with ``…``."""
+    text = " ".join(message[: limit * 2].splitlines())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

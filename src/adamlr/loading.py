@@ -15,15 +15,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from adamlr.errors import AdamlrError, LoadError, UserCodeError, did_you_mean
+from adamlr.errors import AdamlrError, LoadError, UserCodeError, did_you_mean, shorten
 
 T = TypeVar("T")
+MAX_SPEC = 1000  # characters: an import path longer than this is not one (and is not echoed whole)
 
 
 def _split(spec: str) -> tuple[str, str]:
-    if not isinstance(spec, str) or spec.count(":") != 1 or spec.startswith(":") or spec.endswith(":"):
+    if (not isinstance(spec, str) or spec.count(":") != 1 or spec.startswith(":") or spec.endswith(":")
+            or len(spec) > MAX_SPEC):
         raise LoadError(
-            f"expected an import path like 'package.module:attr' or 'path/file.py:attr', found {spec!r}"
+            f"expected an import path like 'package.module:attr' or 'path/file.py:attr', found {shorten(spec)}"
         )
     module, attr = spec.split(":")
     return module, attr
@@ -42,8 +44,16 @@ def _on_sys_path(directory: str) -> Iterator[None]:
             sys.path.remove(directory)
 
 
+def _is_file(path: Path) -> bool:
+    """``path.is_file()``, False for a name the system refuses (too long, …) too."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
 def _import_file(path: Path) -> Any:
-    if not path.is_file():
+    if not _is_file(path):
         where = f" (relative to the working directory {os.getcwd()})" if not path.is_absolute() else ""
         raise LoadError(f"expected a Python file at {str(path)!r}, found no such file{where}")
     name = f"_adamlr_user_{abs(hash(str(path.resolve())))}"

@@ -19,7 +19,8 @@ import torch
 import torch.nn.functional as F
 
 from adamlr.choices import OWN_LOSSES, OwnLoss
-from adamlr.errors import DataError, InputError, LoadError
+from adamlr.config import unknown_loss
+from adamlr.errors import ConfigError, DataError, InputError, LoadError, shorten
 from adamlr.loading import load_object
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -48,6 +49,7 @@ LOSSES: dict[str, LossFn] = {
 }
 
 
+
 def resolve_loss(loss: str | LossFn) -> tuple[LossSpec, str]:
     """Return the loss (a function, or the name of a loss the model computes) and its display name.
 
@@ -56,7 +58,8 @@ def resolve_loss(loss: str | LossFn) -> tuple[LossSpec, str]:
             ``"pkg.mod:fn"``, or a callable.
 
     Raises:
-        LoadError: an unknown name or a path that names nothing callable.
+        ConfigError: an unknown name (no ':' in it).
+        LoadError: a path that names nothing callable.
     """
     if callable(loss):
         return loss, getattr(loss, "__name__", type(loss).__name__)
@@ -64,12 +67,11 @@ def resolve_loss(loss: str | LossFn) -> tuple[LossSpec, str]:
         return LOSSES[loss], loss
     if loss in OWN_LOSSES:
         return loss, loss
-    if ":" not in loss:
-        raise LoadError(f"expected a loss among {', '.join((*LOSSES, *OWN_LOSSES))} or an import path 'pkg.mod:fn', "
-                        f"found {loss!r}")
+    if ":" not in loss:  # a name, mistyped: a usage error (exit 2), as a bad --weights or --device is
+        raise ConfigError("invalid settings", [unknown_loss(loss)])
     fn = load_object(loss)
     if not callable(fn):
-        raise LoadError(f"expected {loss!r} to be a function fn(outputs, targets), found {type(fn).__name__}")
+        raise LoadError(f"expected {shorten(loss)} to be a function fn(outputs, targets), found {type(fn).__name__}")
     return fn, loss
 
 

@@ -172,7 +172,8 @@ def finish(run: Run, start: Start, outcome: SamplesOutcome, diagnostics: Diagnos
     if cache is not None and found.key is not None:
         path = cache.store(found.key, result.to_dict())
         cache.finish(found.key)
-        result = dataclasses.replace(result, cache={"hit": False, "key": found.key, "path": str(path)})
+        stored = {"hit": False, "key": found.key, "path": str(path)} if path else None  # None: cannot be written
+        result = dataclasses.replace(result, cache=stored, warnings=result.warnings + tuple(cache.notes))
     run.timed("finish", started)
     return result
 
@@ -261,13 +262,13 @@ def raise_if_strict(result: EstimateResult, settings: Settings) -> None:
         return
     stalled = [s.index for s in result.samples if not (s.converged or s.bounded)]  # bounded: cannot raise K̂
     if stalled:
-        raise NotConvergedError(f"expected every sample to converge (strict), found samples {stalled} not converged",
+        raise NotConvergedError(f"expected every sample to converge (--strict), found samples {stalled} not converged",
                                 result)
     probe = result.probe
     if probe is not None and probe.blew_up:
         raise ProbeRoseError(f"expected the loss to end below L(w0) = {probe.initial_loss:.4g} after the probe's "
-                             f"{probe.steps} Adam steps at the recommended rate {probe.lr:.4g} (rule {result.rule}, "
-                             f"strict), found {probe.final_loss:.4g}; the rate is likely too large for this model",
+                             f"{probe.steps} Adam steps at the recommended rate {probe.lr:.4g} (--rule {result.rule}, "
+                             f"--strict), found {probe.final_loss:.4g}; the rate is likely too large for this model",
                              result)
 
 
@@ -309,7 +310,7 @@ def _interrupted(run: Run, start: Start, found: Found, fresh: list[SampleResult]
     so_far = tuple(sorted([*found.finished.values(), *fresh], key=lambda s: s.index))
     total = run.settings.sample_count
     message = f"interrupted after {len(so_far)} of {total} samples" + (
-        "; finished samples are journaled, rerun to resume" if cache else "")
+        "; finished samples are journaled, rerun to resume" if cache is not None and cache.writable else "")
     if not so_far or max(s.spectral_norm for s in so_far) <= 0:
         return Interrupted(message, None)
     outcome = SamplesOutcome(so_far, so_far[0].examples or 0, run.problem.objective.batches.n_examples,

@@ -69,7 +69,8 @@ def compare(model: Any = None, data: Any = None, *, out: str | Path | None = Non
         out: directory for results, figures and per-arm files (finished arms there are skipped
             on a rerun); None writes no file.
         preset: one of the paper's setups (``mlp3_full``, …); other options override it.
-        quick: shrink to a smoke run (first 512/256 examples, 3 epochs, 2 weight samples).
+        quick: shrink to a smoke run: the first 512/256 examples; 3 epochs, 2 weight samples, one seed and
+            batches of at most 128 unless ``epochs``, ``samples``, ``seeds`` or ``batch_size`` is given.
         force: redo finished arms (and a saved range test) instead of reusing them.
         config: a YAML file with any of the options.
         progress: receives progress events and warnings.

@@ -4,12 +4,14 @@ Fashion-MNIST stands in for MNIST (which cannot be fetched here); ``vgg9_cifar10
 ``$ADAMLR_CIFAR10_DIR``. The ``*_bn_*`` presets run what the authors' public code runs
 (:mod:`adamlr.zoo.paper_code`, their normalisation, ``scheduler_set="paper-code"``);
 ``vgg9_bn_cifar10`` batches as ``vgg9_cifar10`` does. ``--quick`` shrinks any preset to a
-smoke run of seconds: 512 training and 256 test examples, 3 epochs, 2 weight samples.
+smoke run of seconds: 512 training and 256 test examples, 3 epochs, 2 weight samples (an
+explicit ``--epochs``, ``--samples``, ``--seeds`` or ``--batch-size`` wins).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
 from typing import Any
 
 from adamlr.comparison.runner import CompareSettings
@@ -56,12 +58,16 @@ PRESETS: dict[str, Any] = {
 }
 
 
-def quick(cs: CompareSettings) -> CompareSettings:
-    """Shrink a setting to a smoke run."""
+def quick(cs: CompareSettings, keep: Collection[str] = ()) -> CompareSettings:
+    """Shrink a setting to a smoke run: the first 512 training and 256 test examples; and 3 epochs, 2 weight
+    samples, the first seed and batches of at most 128, but for those of ``epochs``, ``samples``, ``seeds`` and
+    ``batch_size`` in ``keep`` (the options given explicitly, which win)."""
+    small: dict[str, Any] = {"epochs": 3, "samples": 2, "seeds": cs.seeds[:1],
+                             "batch_size": min(cs.batch_size, 128) if isinstance(cs.batch_size, int) else cs.batch_size}
     return dataclasses.replace(
-        cs, epochs=3, samples=2, seeds=cs.seeds[:1], data=Subset(cs.data, 512) if cs.data is not None else None,
+        cs, data=Subset(cs.data, 512) if cs.data is not None else None,
         test_data=Subset(cs.test_data, 256) if cs.test_data else None,
-        batch_size=min(cs.batch_size, 128) if isinstance(cs.batch_size, int) else cs.batch_size,
+        **{k: v for k, v in small.items() if k not in keep},
     )
 
 

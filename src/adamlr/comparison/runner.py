@@ -9,6 +9,7 @@ batch for tensors and Datasets, or with ``batch_size="full"``.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,6 +102,11 @@ def _select(arms: list[Arm], spec: str) -> list[Arm]:
     return [a for a in arms if a.family in families or a.name in names]
 
 
+def _is_rate(value: Any) -> bool:
+    """A saved learning rate worth reusing: a positive finite number (a damaged file's value is not)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < math.inf
+
+
 def _alpha(cs: CompareSettings, seed: int, store: Store, force: bool, progress: CompareProgress
            ) -> tuple[float, dict[str, Any]]:
     """adamlr's α for this seed: --lr, the saved estimate, or a fresh estimate (saved)."""
@@ -108,7 +114,7 @@ def _alpha(cs: CompareSettings, seed: int, store: Store, force: bool, progress: 
         return cs.lr, {"lr": cs.lr, "source": "--lr"}
     name = f"estimate-seed{seed}.json"
     saved = None if force else store.read_json(name)
-    if isinstance(saved, dict) and "lr" in saved:
+    if isinstance(saved, dict) and _is_rate(saved.get("lr")):  # anything else there is estimated again
         return saved["lr"], saved
     settings = Settings(epochs=cs.epochs, samples=cs.samples, seed=seed, loss=cs.loss, device=cs.device,
                         dtype=cs.dtype, inputs=cs.inputs, targets=cs.targets, output=cs.output, **cs.estimate_options)
@@ -121,7 +127,7 @@ def _range_suggestion(spec: TrainSpec, seed: int, store: Store, force: bool) -> 
     """The LR range test's rate for this seed: the saved one, or a fresh test (saved); None without random access."""
     name = f"range-test-seed{seed}.json"
     saved = None if force else store.read_json(name)
-    if isinstance(saved, dict) and "lr" in saved:
+    if isinstance(saved, dict) and _is_rate(saved.get("lr")):
         return float(saved["lr"])
     if spec.train.random_access is None:
         return None

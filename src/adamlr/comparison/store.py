@@ -27,16 +27,24 @@ class Store:
             return None
         try:
             return json.loads((self.out / name).read_text())
-        except (OSError, ValueError):
+        except (OSError, ValueError, RecursionError):  # RecursionError: JSON nested too deep to parse
             return None
 
     def write_json(self, name: str, value: Any, indent: int | None = 1) -> None:
         self.write_text(name, json.dumps(value, indent=indent, default=str))
 
     def write_text(self, name: str, text: str) -> None:
+        """Write ``out/name`` atomically.
+
+        Raises:
+            UsageError: ``out`` cannot be written (the first write, config.json, comes before any training).
+        """
         if self.out is not None:
-            (self.out / name).parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(self.out / name, text)
+            try:
+                write_atomic(self.out / name, text)
+            except OSError as exc:
+                raise UsageError(f"expected a writable directory at --out {str(self.out)!r}, found "
+                                 f"{type(exc).__name__}: {exc.strerror or exc}") from exc
 
     def check_same(self, fingerprint: dict[str, Any], force: bool) -> None:
         """Refuse to mix runs of a different comparison into the directory (unless ``force``).
