@@ -1,12 +1,16 @@
-"""How close does each rule's rate come to the best constant Adam rate of a grid search?
+"""How close does each rule's rate come to the best constant Adam rate of a grid search, and at what cost?
 
-For every setup of ``lrbench.setups``: 11 constant rates (1e-5 … 1, half-decades)
-trained for T epochs from the same w0 give α*; each rule's rate, computed before training,
-is trained the same way and scored by α_rule / α* and the final-loss regret. Prints the
-tables, writes the JSON (``--out``) and the figure (``--figure``, needs matplotlib).
+For every setup of ``benchmarks/lrbench/setups.py`` (24, split tune/holdout in code): a
+quarter-decade grid of constant Adam rates trained for T steps from the same w0 gives α*; every rule
+(adamlr's search and paper rules, range tests as torch-lr-finder and Lightning suggest them, fixed
+constants, the best constant fitted on the tune half) is computed before training, trained the same
+way and scored; Prodigy, D-Adaptation Adam and Schedule-Free AdamW are trained once each.
 
-    OMP_NUM_THREADS=1 python benchmarks/recommend.py            # the full suite (docs/recommendation.md)
-    python benchmarks/recommend.py --quick                      # 4 small setups, T = 20 (CI)
+    OMP_NUM_THREADS=1 python benchmarks/recommend.py               # the full suite: docs/recommendation.md
+    python benchmarks/recommend.py --quick                         # 4 small setups (CI's smoke run)
+
+Grid runs are kept in benchmarks/results/cache/ (ignored by git) so that a rerun that changes only a
+rule retrains nothing; --fresh ignores them.
 """
 
 from __future__ import annotations
@@ -18,48 +22,53 @@ import time
 from pathlib import Path
 
 import torch
-from lrbench import QUICK_EPOCHS, QUICK_SETUPS, RULES, run_benchmark, select_setups
+
 from lrbench.figure import plot_benchmark
+from lrbench.run import run_benchmark
+from lrbench.setups import QUICK_SETUPS, select_setups
 from lrbench.tables import report
 
-FULL_OUT, QUICK_OUT = "benchmarks/results/recommend.json", "benchmarks/results/recommend-quick.json"
-FULL_FIGURE, QUICK_FIGURE = "docs/figures/recommend.png", "docs/figures/recommend-quick.png"
+ROOT = Path(__file__).resolve().parents[1]
+FULL_OUT, QUICK_OUT = ROOT / "benchmarks/results/recommend.json", ROOT / "benchmarks/results/recommend-quick.json"
+FIGURE = ROOT / "docs/figures/recommend.png"
+STORE = ROOT / "benchmarks/results/cache"
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
-    """The command line."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help=f"setups {', '.join(QUICK_SETUPS)} at T = {QUICK_EPOCHS}")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help=f"setups {', '.join(QUICK_SETUPS)} only")
     parser.add_argument("--setups", help="comma-separated setup names (default: all, or the quick ones)")
-    parser.add_argument("--epochs", type=int, help="override every setup's horizon T")
-    parser.add_argument("--rules", help=f"comma-separated rules among {', '.join(RULES)} (default: all)")
-    parser.add_argument("--out", help=f"JSON results (default {FULL_OUT}; with --quick {QUICK_OUT})")
-    parser.add_argument("--figure", help=f"PNG figure (default {FULL_FIGURE}; with --quick {QUICK_FIGURE})")
-    parser.add_argument("--no-figure", action="store_true", help="skip the figure")
+    parser.add_argument("--no-range-tests", action="store_true", help="skip torch-lr-finder and Lightning")
+    parser.add_argument("--out", help=f"JSON results (default {FULL_OUT.name}; with --quick {QUICK_OUT.name})")
+    parser.add_argument("--markdown", help="also write the tables to this Markdown file")
+    parser.add_argument("--figure", help=f"PNG figure (default {FIGURE} for the full suite; none with --quick)")
+    parser.add_argument("--fresh", action="store_true", help="retrain every grid run (ignore the stored ones)")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run, print the tables, write the JSON and the figure; returns the exit code."""
     args = parse(argv)
-    if args.quick:  # tiny models: one thread is as fast, and immune to oversubscription on a shared CI machine
-        torch.set_num_threads(1)
+    torch.set_num_threads(1)  # small models: one thread is as fast, and immune to a loaded machine
     names = args.setups.split(",") if args.setups else (list(QUICK_SETUPS) if args.quick else None)
-    setups = select_setups(names, epochs=args.epochs or (QUICK_EPOCHS if args.quick else None))
     started = time.perf_counter()
 
-    def progress(message: str) -> None:
+    def say(message: str) -> None:
         print(f"[{time.perf_counter() - started:7.1f} s] {message}", file=sys.stderr, flush=True)
 
-    result = run_benchmark(setups, rules=args.rules.split(",") if args.rules else None, progress=progress)
-    out = Path(args.out or (QUICK_OUT if args.quick else FULL_OUT))
+    result = run_benchmark(select_setups(names), None if args.fresh else STORE, say,
+                           rules=[] if args.no_range_tests else None)
+    out = Path(args.out) if args.out else (QUICK_OUT if args.quick else FULL_OUT)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result.to_dict(), indent=1, allow_nan=False))
-    print(report(result))
+    text = report(result)
+    print(text)
+    if args.markdown:
+        Path(args.markdown).write_text(text + "\n")
     print(f"\nwrote {out} ({result.seconds:.0f} s)")
-    if not args.no_figure:
+    figure = args.figure or (None if args.quick or names else FIGURE)
+    if figure:
         try:
-            print(f"wrote {plot_benchmark(result, args.figure or (QUICK_FIGURE if args.quick else FULL_FIGURE))}")
+            print(f"wrote {plot_benchmark(result, figure)}")
         except ModuleNotFoundError:
             print("no figure: matplotlib is not installed (pip install 'adamlr[plots]')")
     return 0

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from adamlr.algorithm import SolveSpec, k_hat_of, run_samples, settled, solve_sample
+from adamlr.algorithm import START_EXAMPLES, SolveSpec, draw_stop, k_hat_of, run_samples, settled, solve_sample, work
 from adamlr.errors import NumericalError
 from adamlr.problem import prepare
 from adamlr.progress import Progress
@@ -169,7 +169,7 @@ def test_subset_growth_stops_when_the_norm_settles_and_samples_use_that_subset()
     spec = SolveSpec(samples=3, subset="auto", accuracy=0.1, tol=1e-8, max_iter=60)
     outcome = run(problem, spec)
     sizes = [m for m, _ in outcome.growth]
-    assert sizes[0] == 512 and all(b == 2 * a for a, b in zip(sizes, sizes[1:])) and outcome.examples == sizes[-1]
+    assert sizes[0] == START_EXAMPLES and all(b == 2 * a for a, b in zip(sizes, sizes[1:])) and outcome.examples == sizes[-1]
     norms = [h for _, h in outcome.growth]
     assert abs(norms[-1] - norms[-2]) <= 0.05 * norms[-1]
     assert all(s.examples == outcome.examples for s in outcome.samples) and outcome.total_examples == 6000
@@ -196,3 +196,29 @@ def test_nested_subsets_keep_the_data_shape():
     assert sub.subset(3001) is problem.objective.batches  # more than half: all of it
     parts = sub.parts(1024, 8)
     assert [p.n_examples for p in parts] == [128] * 8
+
+
+def test_the_budget_caps_the_growth_and_lets_two_agreeing_samples_end_the_draw():
+    """With a budget below the next doubling's projected work the subset stays small; two samples that agree within
+    the accuracy then end the draw (``budget``), where without a budget it takes three."""
+    problem = problem_of("wide_linear_model", "large_lsq_data")
+    spec = SolveSpec(samples=10, adaptive=True, subset="auto", accuracy=0.1, tol=1e-8, max_iter=60, budget=1.0)
+    outcome = run(problem, spec)
+    assert [m for m, _ in outcome.growth] == [START_EXAMPLES] and outcome.examples == START_EXAMPLES
+    assert outcome.stop == "budget" and len(outcome.samples) == 2
+    free = run(problem, SolveSpec(samples=10, adaptive=True, subset="auto", accuracy=0.1, tol=1e-8, max_iter=60))
+    assert free.stop == "settled" and len(free.samples) == 3 and free.examples > START_EXAMPLES
+
+
+def test_the_draw_stop_reads_only_the_samples():
+    from adamlr.samples import SampleResult
+
+    def s(i, norm, examples=100, products=5):
+        return SampleResult(i, norm, norm, products, True, 0.0, 0.0, 1.0, 1.0, examples=examples)
+
+    spec = SolveSpec(samples=10, adaptive=True, accuracy=0.1, budget=2 * work(100, 5) + 1)
+    assert draw_stop([s(0, 1.0)], spec) is None
+    assert draw_stop([s(0, 1.0), s(1, 0.95)], spec) == "budget"  # a third sample would pass the budget
+    assert draw_stop([s(0, 1.0), s(1, 0.5)], spec) is None  # disagreeing samples: on, budget or not
+    assert draw_stop([s(0, 1.0), s(1, 0.95), s(2, 0.97)], SolveSpec(samples=10, adaptive=True)) == "settled"
+    assert draw_stop([s(0, 1.0), s(1, 0.95)], SolveSpec(samples=10, adaptive=False)) is None

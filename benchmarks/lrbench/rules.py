@@ -1,45 +1,43 @@
-"""Rules that pick a constant Adam rate before training, each from the setup's data at w0.
+"""What a user could pick instead of a grid search, each computed before training from the setup at w0.
 
-A rule is a function ``(prepared setup, rates of the rules before it) -> RuleRate``; the
-registry :data:`RULES` runs them in order, so ``probe_halving`` can start from ``paper``.
+* adamlr's own rules, from one call of :func:`adamlr.estimate` each:
+  ``search`` (the default recommendation) and ``paper`` (the paper's α of the same call),
+  ``paper_exact`` (the paper's procedure, ``exact=True``) and ``probe_halving``.
+* range tests as the libraries suggest them (not re-implemented): torch-lr-finder's
+  ``LRFinder.range_test`` with the suggestion of its ``plot(suggest_lr=True)`` (steepest descent of
+  the smoothed loss against log-rate), and Lightning's ``Tuner.lr_find().suggestion()``.
+* fixed constants (:data:`CONSTANTS`) and the best constant fitted on the tune half
+  (:mod:`lrbench.score`) need no computation here.
 
-* ``paper``: the paper's α = sqrt(2 L(w0) / (K̂ T)) from :func:`adamlr.estimate` at its
-  defaults (Gaussian weight samples), T = the setup's epochs.
-* ``paper_init``: the same with ``weights="init"`` (K̂ over re-initialisations).
-* ``range_test``: the LR range test's suggestion (:func:`adamlr.comparison.range_test.lr_range_test`),
-  on batches of the setup's training batch size (the full data for full-batch setups).
-* ``stability``: Adam's stability limit at w0 (:func:`adamlr.diagnostics.stability.adam_stability`).
-* ``probe_halving``: start at the paper's α and halve it until a 10-step full-batch Adam probe
-  from w0 never raises the loss above L(w0) (:func:`adamlr.diagnostics.probing.probe`).
-
-The learning-rate-free optimizers (:data:`LR_FREE`) set their own rate while training; they
-are trained once each and scored by regret only.
+Each rule returns a :class:`RuleRate` with the seconds it took; the learning-rate-free optimizers
+(:data:`LR_FREE`) set their own rate while training and are scored by their final loss only.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
+import math
+import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from adamlr.choices import WeightDistribution
-from adamlr.comparison.arms import OPTIONAL, Arm, installed
-from adamlr.comparison.range_test import lr_range_test
-from adamlr.errors import UsageError
-from adamlr.estimation import estimate
-from lrbench.setups import PreparedSetup
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+import adamlr
+from lrbench.training import OptimizerFactory, Prepared
+
+CONSTANTS = (1e-3, 3e-3, 1e-2, 3e-2)
+RANGE_TEST_STEPS = 100
 
 
 @dataclass(frozen=True)
 class RuleRate:
-    """A rule's rate for one setup, what it cost to compute, and what else it found.
-
-    Attributes:
-        rate: the constant Adam learning rate the rule recommends.
-        seconds: wall time to compute it (no training).
-        details: numbers worth reporting beside the rate (K̂, the stability limit, …).
-    """
+    """A rule's rate for one setup, what it cost, and what else it found."""
 
     rate: float
     seconds: float = 0.0
@@ -48,89 +46,123 @@ class RuleRate:
     def to_dict(self) -> dict[str, Any]:
         return {"rate": self.rate, "seconds": self.seconds, "details": dict(self.details)}
 
+    @staticmethod
+    def from_dict(d: dict[str, Any]) -> RuleRate:
+        return RuleRate(d["rate"], d["seconds"], dict(d["details"]))
 
-RuleFn = Callable[[PreparedSetup, Mapping[str, RuleRate]], RuleRate]
 
-
-def _paper(prepared: PreparedSetup, weights: WeightDistribution) -> RuleRate:
+def _horizon(prepared: Prepared) -> dict[str, int]:
     setup = prepared.setup
-    result = estimate(setup.model, setup.data, epochs=setup.epochs, loss=setup.loss, weights=weights,
-                      seed=prepared.seed, device=str(prepared.problem.device))
-    return RuleRate(result.lr, result.seconds, {"k_hat": result.k_hat, "initial_loss": result.initial_loss,
-                                                "weights": weights, "samples": len(result.samples)})
+    return {"epochs": setup.horizon} if setup.unit == "epochs" else {"steps": setup.horizon}
 
 
-def paper_rule(prepared: PreparedSetup, earlier: Mapping[str, RuleRate]) -> RuleRate:
-    """The paper's α at adamlr's defaults (Gaussian weight samples)."""
-    return _paper(prepared, "gaussian")
+def estimate(prepared: Prepared, **options: Any) -> adamlr.EstimateResult:
+    """:func:`adamlr.estimate` on the setup as a user would call it (the training batch size, the horizon)."""
+    setup = prepared.setup
+    return adamlr.estimate(setup.model, setup.data, loss=setup.loss, seed=prepared.seed, device="cpu",
+                           batch_size=setup.batch_size, **_horizon(prepared), **options)
 
 
-def paper_init_rule(prepared: PreparedSetup, earlier: Mapping[str, RuleRate]) -> RuleRate:
-    """The paper's α with K̂ over re-initialisations of the model (``--weights init``)."""
-    return _paper(prepared, "init")
+def adamlr_rules(prepared: Prepared) -> dict[str, RuleRate]:
+    """``search`` and ``paper`` (one default call), ``paper_exact`` and ``probe_halving`` (a call each)."""
+    out: dict[str, RuleRate] = {}
+    default = estimate(prepared)
+    facts = {"k_hat": default.k_hat, "initial_loss": default.initial_loss, "samples": len(default.samples),
+             "hessian_examples": default.accuracy.hessian_examples if default.accuracy else None,
+             "probes": len(default.search.probes) if default.search else 0,
+             "probe_steps": default.cost.probe_steps if default.cost else 0,
+             "epochs": default.cost.epochs if default.cost else None}
+    out["search"] = RuleRate(default.recommended_lr, default.seconds, facts)
+    out["paper"] = RuleRate(default.lr, default.seconds, {"k_hat": default.k_hat})
+    exact = estimate(prepared, exact=True, rule="paper", probe_steps=0)
+    out["paper_exact"] = RuleRate(exact.lr, exact.seconds, {"k_hat": exact.k_hat, "samples": len(exact.samples)})
+    halving = estimate(prepared, rule="probe_halving")
+    out["probe_halving"] = RuleRate(halving.recommended_lr, halving.seconds,
+                                    {"halvings": halving.halving.halvings if halving.halving else None})
+    return out
 
 
-def range_test_rule(prepared: PreparedSetup, earlier: Mapping[str, RuleRate]) -> RuleRate:
-    """The LR range test's steepest-descent suggestion, on batches of the training batch size."""
-    spec = prepared.spec
-    batch_size = prepared.setup.batch_size or prepared.n_examples
+def _loader(prepared: Prepared) -> DataLoader:
+    size = prepared.setup.batch_size or prepared.n_examples
+    return DataLoader(TensorDataset(prepared.x, prepared.y), batch_size=size, shuffle=size < prepared.n_examples,
+                      generator=torch.Generator().manual_seed(prepared.seed))
+
+
+def torch_lr_finder(prepared: Prepared) -> RuleRate:
+    """torch-lr-finder: ``range_test`` at its defaults (1e-7 … 10, 100 steps, exponential) and its suggestion."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from torch_lr_finder import LRFinder
+
     started = time.perf_counter()
-    rate = lr_range_test(spec.make_model, spec.initial_state, spec.train, spec.loss_fn, spec.device, spec.dtype,
-                         batch_size=batch_size, seed=prepared.seed, loss_name=spec.loss_name)
-    return RuleRate(rate, time.perf_counter() - started, {"batch_size": batch_size})
+    with torch.random.fork_rng():
+        torch.manual_seed(prepared.seed)
+        model = prepared.fresh_model()
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-7)
+        finder = LRFinder(model, optimizer, prepared.loss_fn, device="cpu")
+        with contextlib.redirect_stdout(io.StringIO()):  # it prints its progress and suggestion
+            finder.range_test(_loader(prepared), end_lr=10, num_iter=RANGE_TEST_STEPS)
+            fig, ax = plt.subplots()
+            try:
+                _, suggested = finder.plot(ax=ax, suggest_lr=True)
+            except Exception as exc:  # too few points to suggest (the loss blew up at once)
+                suggested, note = None, f"{type(exc).__name__}: {exc}"
+            else:
+                note = ""
+        plt.close(fig)
+    rate = float(suggested) if suggested else float(finder.history["lr"][0])
+    return RuleRate(rate, time.perf_counter() - started, {"note": note or "steepest descent of the smoothed loss"})
 
 
-def stability_rule(prepared: PreparedSetup, earlier: Mapping[str, RuleRate]) -> RuleRate:
-    """Adam's stability limit at w0, taken as a rate (the colleague's diagnostic, at its defaults)."""
-    from adamlr.diagnostics.stability import adam_stability
+def lightning_lr_find(prepared: Prepared) -> RuleRate:
+    """Lightning: ``Tuner(trainer).lr_find(...)`` at its defaults (1e-8 … 1, 100 steps) and ``.suggestion()``."""
+    import lightning as L
+    from lightning.pytorch.tuner import Tuner
 
-    problem = prepared.problem
+    class Module(L.LightningModule):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = prepared.fresh_model()
+            self.lr = 1e-3
+
+        def training_step(self, batch: Any, index: int) -> torch.Tensor:
+            x, y = batch
+            return prepared.loss_fn(self.model(x), y)
+
+        def configure_optimizers(self) -> torch.optim.Optimizer:
+            return torch.optim.Adam(self.parameters(), lr=self.lr)
+
+    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)  # its "Learning rate set to …" lines
     started = time.perf_counter()
-    result = adam_stability(problem.objective, problem.initial_params, seed=prepared.seed)
-    return RuleRate(result.lr_limit, time.perf_counter() - started,
-                    {"lr_limit": result.lr_limit, "sharpness": result.sharpness})
+    with torch.random.fork_rng(), tempfile.TemporaryDirectory() as scratch:  # lr_find checkpoints to the root dir
+        torch.manual_seed(prepared.seed)
+        trainer = L.Trainer(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+                            enable_progress_bar=False, enable_model_summary=False, max_epochs=RANGE_TEST_STEPS,
+                            default_root_dir=scratch)
+        found = Tuner(trainer).lr_find(Module(), train_dataloaders=_loader(prepared), num_training=RANGE_TEST_STEPS)
+        suggested = found.suggestion() if found is not None else None
+    rate = float(suggested) if suggested and math.isfinite(suggested) else 1e-8
+    return RuleRate(rate, time.perf_counter() - started, {"note": "" if suggested else "no suggestion: its minimum"})
 
 
-def probe_halving_rule(prepared: PreparedSetup, earlier: Mapping[str, RuleRate]) -> RuleRate:
-    """Halve the paper's α until a 10-step full-batch probe from w0 descends (never above L(w0))."""
-    from adamlr.diagnostics.probing import halve_until_descends
+def _lr_free() -> dict[str, Callable[[], OptimizerFactory | None]]:
+    def prodigy() -> OptimizerFactory | None:
+        from prodigyopt import Prodigy
+        return lambda params: Prodigy(params, lr=1.0)
 
-    problem = prepared.problem
-    found = halve_until_descends(problem.objective, problem.initial_params, earlier["paper"].rate)
-    details: dict[str, Any] = {"start": found.start, "halvings": found.halvings}
-    if not found.descended:
-        details["note"] = "never descended"
-    return RuleRate(found.rate, found.seconds, details)
+    def dadapt() -> OptimizerFactory | None:
+        from dadaptation import DAdaptAdam
+        return lambda params: DAdaptAdam(params, lr=1.0)
 
+    def schedule_free() -> OptimizerFactory | None:
+        from schedulefree import AdamWScheduleFree
+        return lambda params: AdamWScheduleFree(params)
 
-RULES: dict[str, RuleFn] = {
-    "paper": paper_rule,
-    "paper_init": paper_init_rule,
-    "range_test": range_test_rule,
-    "stability": stability_rule,
-    "probe_halving": probe_halving_rule,
-}
+    return {"prodigy": prodigy, "dadapt_adam": dadapt, "schedule_free": schedule_free}
 
 
-def check_rule_names(names: list[str] | None) -> None:
-    """Raise :class:`UsageError` for a name that is not in :data:`RULES`."""
-    unknown = sorted(set(names or ()) - set(RULES))
-    if unknown:
-        raise UsageError(f"expected rule names among {', '.join(RULES)}, found {', '.join(unknown)}")
-
-
-def compute_rules(prepared: PreparedSetup, names: list[str] | None = None) -> dict[str, RuleRate]:
-    """Every rule's rate for one setup, in registry order (``probe_halving`` needs ``paper``)."""
-    chosen = set(RULES if names is None else names)
-    if "probe_halving" in chosen:
-        chosen.add("paper")
-    rates: dict[str, RuleRate] = {}
-    for name, rule in RULES.items():
-        if name in chosen:
-            rates[name] = rule(prepared, rates)
-    return rates
-
-
-def lr_free_arms() -> dict[str, Arm]:
-    """The installed learning-rate-free optimizers as training arms (D-Adaptation, Prodigy, Schedule-Free)."""
-    return {name: Arm(name, "optional", None, build) for name, (module, build) in OPTIONAL.items() if installed(module)}
+LR_FREE = _lr_free()
+RANGE_TESTS: dict[str, Callable[[Prepared], RuleRate]] = {"torch_lr_finder": torch_lr_finder,
+                                                          "lightning_lr_find": lightning_lr_find}

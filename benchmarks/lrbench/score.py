@@ -1,9 +1,9 @@
-"""Scores of a rule against the grid's best constant rate α*, and their summary over setups.
+"""Scores of a rate against the grid's best constant rate α*, the best constant fitted on the tune half, summaries.
 
-Per setup: the ratio α_rule / α* and the final-loss regret, final loss at α_rule ÷ final
-loss at α* (1 = as good as the best grid rate; below 1 = better than every grid rate;
-+inf = the rule's run diverged). Per rule, over setups: the median |log10(α_rule / α*)|,
-how many setups lie within 3× of α*, and how many have regret ≤ 1.5.
+Per setup: the ratio α_rule / α*, and whether the rule's final full-data loss is **good**: at most
+:data:`GOOD_RATIO` × the grid-best's, or at most :data:`GOOD_ABSOLUTE` × L(w0) (a ratio of two losses
+near zero is noise). Per rule, over setups: how many lie within 3× of α*, how many are good, the
+median regret (final loss ÷ the grid-best's) and the median |log10(α_rule / α*)|.
 """
 
 from __future__ import annotations
@@ -11,26 +11,39 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 WITHIN_FACTOR = 3.0
-REGRET_LIMIT = 1.5
-TARGET_SHARE = 0.8  # the issue's target: 8 of 10 setups
+GOOD_RATIO = 1.5
+GOOD_ABSOLUTE = 1e-4
+TARGET_SHARE = 0.9
 
 
-def rate_ratio(rate: float, best_rate: float) -> float:
-    """α_rule / α*."""
-    return rate / best_rate
+def within(ratio: float | None, factor: float = WITHIN_FACTOR) -> bool:
+    """Whether α_rule lies within ``factor``× of α* on either side.
+
+    >>> within(3.0), within(1 / 3), within(3.01), within(None)
+    (True, True, False, False)
+    """
+    return ratio is not None and ratio > 0 and abs(math.log10(ratio)) <= math.log10(factor) + 1e-12
+
+
+def good(final_loss: float, best_loss: float, initial_loss: float) -> bool:
+    """Final loss ≤ 1.5 × the grid-best's, or ≤ 1e-4 × L(w0) (a diverged run, +inf, is never good).
+
+    >>> good(0.3, 0.25, 2.3), good(0.4, 0.25, 2.3), good(1e-5, 1e-8, 2.3), good(math.inf, 0.2, 2.3)
+    (True, False, True, False)
+    """
+    return math.isfinite(final_loss) and (final_loss <= GOOD_RATIO * best_loss or
+                                          final_loss <= GOOD_ABSOLUTE * abs(initial_loss))
 
 
 def regret(final_loss: float, best_loss: float) -> float:
-    """Final loss at the rule's rate ÷ final loss at α* (a diverged run, +inf loss, gives +inf).
+    """Final loss ÷ the grid-best's (+inf for a diverged run; 1 when both are 0).
 
-    >>> regret(0.3, 0.25)
-    1.2
-    >>> regret(0.0, 0.0), regret(0.1, 0.0), regret(math.inf, 0.2)
-    (1.0, inf, inf)
+    >>> regret(0.3, 0.25), regret(0.0, 0.0), regret(math.inf, 0.2)
+    (1.2, 1.0, inf)
     """
     if not math.isfinite(final_loss):
         return math.inf
@@ -39,112 +52,72 @@ def regret(final_loss: float, best_loss: float) -> float:
     return final_loss / best_loss
 
 
-def within(ratio: float, factor: float = WITHIN_FACTOR) -> bool:
-    """Whether α_rule lies within ``factor``× of α* on either side.
-
-    >>> within(3.0), within(1 / 3), within(3.01)
-    (True, True, False)
-    """
-    return abs(math.log10(ratio)) <= math.log10(factor) + 1e-12
-
-
 @dataclass(frozen=True)
-class RuleScore:
-    """One rule on one setup.
-
-    Attributes:
-        rule: the rule's name.
-        setup: the setup's name.
-        rate: the rule's constant rate (None for optimizers that set their own).
-        ratio: α_rule / α* (None without a rate).
-        regret: final loss at the rule ÷ final loss at α*.
-        final_loss: the rule's final training loss (+inf when it diverged).
-        seconds: wall time to compute the rate (0 for the learning-rate-free optimizers).
-        details: the rule's own numbers (K̂, the stability limit, …).
-    """
+class Score:
+    """One rule on one setup."""
 
     rule: str
     setup: str
     rate: float | None
     ratio: float | None
-    regret: float
     final_loss: float
-    seconds: float = 0.0
-    details: dict[str, Any] = field(default_factory=dict)
+    regret: float
+    good: bool
+    within: bool
+    cost_runs: float | None
 
     def to_dict(self) -> dict[str, Any]:
+        inf = (lambda x: x if x is None or math.isfinite(x) else None)
         return {"rule": self.rule, "setup": self.setup, "rate": self.rate, "ratio": self.ratio,
-                "regret": _json_number(self.regret), "final_loss": _json_number(self.final_loss),
-                "seconds": self.seconds, "details": dict(self.details)}
-
-
-def _json_number(value: float) -> float | None:
-    return value if math.isfinite(value) else None
-
-
-def score(rule: str, setup: str, rate: float | None, final_loss: float, best_rate: float, best_loss: float,
-          seconds: float = 0.0, details: dict[str, Any] | None = None) -> RuleScore:
-    """Score one rule's run against the grid's best (α*, its final loss)."""
-    ratio = rate_ratio(rate, best_rate) if rate is not None else None
-    return RuleScore(rule, setup, rate, ratio, regret(final_loss, best_loss), final_loss, seconds, details or {})
+                "final_loss": inf(self.final_loss), "regret": inf(self.regret), "good": self.good,
+                "within_3x": self.within, "cost_runs": self.cost_runs}
 
 
 @dataclass(frozen=True)
-class RuleSummary:
-    """One rule over a set of setups.
-
-    Attributes:
-        rule: the rule's name.
-        setups: how many setups were scored.
-        median_abs_log10_ratio: median |log10(α_rule / α*)| (None when the rule has no rate).
-        within_3x: setups with α_rule within 3× of α* (None when the rule has no rate).
-        regret_ok: setups with regret ≤ 1.5.
-        median_regret: median regret.
-        reaches_target: within 3× on at least 80 % of setups and regret ≤ 1.5 on at least 80 %.
-    """
+class Summary:
+    """One rule over a group of setups."""
 
     rule: str
     setups: int
-    median_abs_log10_ratio: float | None
     within_3x: int | None
-    regret_ok: int
+    good: int
     median_regret: float
-    reaches_target: bool
+    median_abs_log10_ratio: float | None
+    median_cost_runs: float | None
 
     @property
-    def share_within_3x(self) -> float | None:
-        """The share of setups within 3× of α* (None when the rule has no rate)."""
-        return None if self.within_3x is None else self.within_3x / self.setups
-
-    @property
-    def share_regret_ok(self) -> float:
-        """The share of setups with regret ≤ 1.5."""
-        return self.regret_ok / self.setups
+    def reaches_target(self) -> bool:
+        """Within 3× and good on at least 90 % of the setups."""
+        return self.within_3x is not None and min(self.within_3x, self.good) >= TARGET_SHARE * self.setups
 
     def to_dict(self) -> dict[str, Any]:
-        return {"rule": self.rule, "setups": self.setups, "median_abs_log10_ratio": self.median_abs_log10_ratio,
-                "within_3x": self.within_3x, "share_within_3x": self.share_within_3x,
-                "regret_le_1_5": self.regret_ok, "share_regret_le_1_5": self.share_regret_ok,
-                "median_regret": _json_number(self.median_regret), "reaches_target": self.reaches_target}
+        out = dict(vars(self))
+        out["median_regret"] = self.median_regret if math.isfinite(self.median_regret) else None
+        out["reaches_target"] = self.reaches_target
+        return out
 
 
-def summarize(rule: str, scores: Sequence[RuleScore]) -> RuleSummary:
-    """Summarise ``rule`` over ``scores`` (one per setup).
+def summarize(rule: str, scores: Sequence[Score]) -> Summary:
+    """Summarise ``rule`` over ``scores`` (one per setup)."""
+    rated = [s for s in scores if s.ratio is not None]
+    costs = [s.cost_runs for s in scores if s.cost_runs is not None]
+    return Summary(
+        rule=rule, setups=len(scores), within_3x=sum(s.within for s in rated) if rated else None,
+        good=sum(s.good for s in scores), median_regret=statistics.median(s.regret for s in scores),
+        median_abs_log10_ratio=statistics.median(abs(math.log10(s.ratio)) for s in rated if s.ratio) if rated
+        else None, median_cost_runs=statistics.median(costs) if costs else None)
 
-    Raises:
-        ValueError: no scores.
+
+def fit_constant(candidates: Sequence[float], tune: Sequence[tuple[float, dict[float, float], float, float]]) -> float:
+    """The candidate rate with the most tune setups good, then within 3×, then the lowest median |log ratio|.
+
+    Args:
+        candidates: the grid's rates.
+        tune: per tune setup, (α*, {rate: final loss}, the grid-best's loss, L(w0)).
     """
-    if not scores:
-        raise ValueError(f"expected at least one score of rule {rule}, found none")
-    ratios = [s.ratio for s in scores if s.ratio is not None]
-    has_rate = len(ratios) == len(scores)
-    within_count = sum(within(r) for r in ratios) if has_rate else None
-    regret_ok = sum(s.regret <= REGRET_LIMIT for s in scores)
-    reaches = (within_count is not None and within_count >= TARGET_SHARE * len(scores)
-               and regret_ok >= TARGET_SHARE * len(scores))
-    return RuleSummary(
-        rule=rule, setups=len(scores),
-        median_abs_log10_ratio=statistics.median(abs(math.log10(r)) for r in ratios) if has_rate else None,
-        within_3x=within_count, regret_ok=regret_ok,
-        median_regret=statistics.median(s.regret for s in scores), reaches_target=reaches,
-    )
+    def merit(c: float) -> tuple[int, int, float]:
+        goods = sum(good(finals.get(c, math.inf), best_loss, initial) for _, finals, best_loss, initial in tune)
+        near = sum(within(c / best) for best, _, _, _ in tune)
+        return goods, near, -statistics.median(abs(math.log10(c / best)) for best, _, _, _ in tune)
+
+    return max(candidates, key=merit)

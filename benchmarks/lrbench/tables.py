@@ -1,15 +1,18 @@
-"""The benchmark's tables as Markdown text (readable in a terminal too); nothing is printed here."""
+"""The benchmark's tables as Markdown (readable in a terminal too); nothing is printed here."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 
-from lrbench.result import BenchmarkResult
-from lrbench.score import REGRET_LIMIT, WITHIN_FACTOR, RuleSummary
+from lrbench.run import Benchmark
+from lrbench.score import GOOD_ABSOLUTE, GOOD_RATIO, Summary
+
+COLUMN_RULES = ("search", "paper", "paper_exact", "probe_halving", "torch_lr_finder", "lightning_lr_find",
+                "best constant (tune)", "constant 0.001", "constant 0.003", "constant 0.01", "constant 0.03")
 
 
-def _number(value: float | None, digits: int = 3) -> str:
+def number(value: float | None, digits: int = 3) -> str:
     if value is None:
         return "—"
     if math.isinf(value):
@@ -17,66 +20,80 @@ def _number(value: float | None, digits: int = 3) -> str:
     return f"{value:.{digits}g}"
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows)]
-    lines = ["| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |",
-             "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
-    lines += ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |" for row in rows]
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
 
 
-def ratio_table(result: BenchmarkResult) -> str:
-    """Setup × rule: α_rule / α* (— for optimizers that set their own rate)."""
-    rules = [r for r in result.rules if result.setups[0].score_of(r).rate is not None]
-    rows = [[s.setup.name, _number(s.grid.best_rate)] + [_number(s.score_of(r).ratio) for r in rules]
-            for s in result.setups]
-    return _table(["setup", "α*"] + rules, rows)
-
-
-def regret_table(result: BenchmarkResult) -> str:
-    """Setup × rule: final-loss regret (final loss at the rule ÷ final loss at α*)."""
-    rows = [[s.setup.name, _number(s.grid.best.final_loss)] + [_number(s.score_of(r).regret) for r in result.rules]
-            for s in result.setups]
-    return _table(["setup", "loss at α*"] + list(result.rules), rows)
-
-
-def setup_table(result: BenchmarkResult) -> str:
-    """Per setup: kind, split, horizon, α*, the paper's α and K̂, the stability limit and α* / limit."""
+def setups_table(result: Benchmark) -> str:
     rows = []
-    for s in result.setups:
-        paper, limit = s.rates.get("paper"), s.rates.get("stability")
-        batch = str(s.setup.batch_size) if s.setup.batch_size else "full"
-        rows.append([s.setup.name, s.setup.kind, s.setup.split, str(s.setup.epochs), batch, _number(s.grid.best_rate),
-                     _number(paper.rate if paper else None), _number(paper.details.get("k_hat") if paper else None),
-                     _number(limit.rate if limit else None), _number(s.best_over_lr_limit), f"{s.seconds:.0f}"])
-    header = ["setup", "kind", "half", "T", "batch", "α*", "paper α", "K̂", "lr_limit", "α*/lr_limit", "seconds"]
-    return _table(header, rows)
+    for m in result.measured:
+        s = m.setup
+        finals = m.finals()
+        best = m.grid.best.final_loss
+        goods = [r for r, x in finals.items() if math.isfinite(x) and (x <= GOOD_RATIO * best or
+                                                                        x <= GOOD_ABSOLUTE * abs(m.prepared.initial_loss))]
+        band = f"{min(goods):.2g}–{max(goods):.2g}" if goods else "—"
+        rows.append([s.name, s.dimension, s.split, str(m.prepared.steps), str(s.batch_size or "full"),
+                     number(m.grid.best_rate), band, number(m.prepared.initial_loss), number(best),
+                     f"{m.run_seconds:.2f}"])
+    return table(["setup", "dimension", "half", "T (steps)", "batch", "α*", "good rates", "L(w0)", "loss at α*",
+                  "s / run"], rows)
 
 
-def _summary_row(s: RuleSummary) -> list[str]:
+def _summary_row(s: Summary) -> list[str]:
     within = "—" if s.within_3x is None else f"{s.within_3x}/{s.setups}"
-    return [s.rule, _number(s.median_abs_log10_ratio, 2), within, f"{s.regret_ok}/{s.setups}",
-            _number(s.median_regret), "yes" if s.reaches_target else "no"]
+    cost = "—" if s.median_cost_runs is None else f"{s.median_cost_runs:.2g}"
+    return [s.rule, within, f"{s.good}/{s.setups}", number(s.median_regret), number(s.median_abs_log10_ratio, 2), cost]
 
 
-def summary_table(result: BenchmarkResult, group: str) -> str:
-    """One row per rule over ``group`` (``all``, ``tune`` or ``holdout``)."""
-    header = ["rule", "median abs log10(α/α*)", f"within {WITHIN_FACTOR:g}×", f"regret ≤ {REGRET_LIMIT:g}",
-              "median regret", "target"]
-    return _table(header, [_summary_row(s) for s in result.summaries.get(group, ())])
+def summary_table(result: Benchmark, group: str) -> str:
+    header = ["rule", "within 3× of α*", "good", "median regret", "median abs log10(rate/α*)",
+              "cost (training runs, median)"]
+    return table(header, [_summary_row(s) for s in result.summaries.get(group, ())])
 
 
-def fitted_lines(result: BenchmarkResult) -> str:
-    """One line per fitted rule: its constant and the tune setups it came from."""
-    if not result.fitted:
-        return "no fitted rules (no tune setup with a paper α and a stability limit)"
-    return "\n".join(f"{f.name}: c = {f.constant:.3g}, fitted on {', '.join(f.fitted_on)}" for f in result.fitted)
+def ratio_table(result: Benchmark) -> str:
+    rules = [r for r in COLUMN_RULES if r in result.rules]
+    rows = []
+    for m in result.measured:
+        cells = []
+        for rule in rules:
+            s = result.score(m.setup.name, rule)
+            mark = ("" if s.within else "✗") + ("" if s.good else "!")
+            cells.append(f"{number(s.ratio, 2)}{mark}")
+        rows.append([m.setup.name, m.setup.split, number(m.grid.best_rate)] + cells)
+    return table(["setup", "half", "α*"] + rules, rows)
 
 
-def report(result: BenchmarkResult) -> str:
+def regret_table(result: Benchmark) -> str:
+    rules = [r for r in result.rules if r not in ("constant 0.001", "constant 0.003", "constant 0.01", "constant 0.03")]
+    rows = [[m.setup.name] + [number(result.score(m.setup.name, r).regret) for r in rules] for m in result.measured]
+    return table(["setup"] + rules, rows)
+
+
+def exact_table(result: Benchmark) -> str:
+    """The paper's α at the default (sized to the answer) against --exact, per setup."""
+    rows = []
+    for m in result.measured:
+        default, exact = m.rates.get("paper"), m.rates.get("paper_exact")
+        if default is None or exact is None:
+            continue
+        rows.append([m.setup.name, number(default.rate, 4), number(exact.rate, 4),
+                     f"{default.rate / exact.rate - 1:+.1%}", f"{default.seconds:.1f}", f"{exact.seconds:.1f}"])
+    return table(["setup", "α (default)", "α (--exact)", "difference", "s (default, search included)",
+                  "s (--exact, no probes)"], rows)
+
+
+def report(result: Benchmark) -> str:
     """Every table, titled, as one Markdown text."""
-    parts = [("Setups", setup_table(result)), ("α_rule / α*", ratio_table(result)),
-             ("Final-loss regret (loss at α_rule ÷ loss at α*)", regret_table(result)),
-             ("Fitted constants (tune half only)", fitted_lines(result))]
-    parts += [(f"Summary: {group} setups", summary_table(result, group)) for group in result.summaries]
+    parts = [("Summary: holdout setups", summary_table(result, "holdout")),
+             ("Summary: tune setups", summary_table(result, "tune")),
+             ("Summary: all setups", summary_table(result, "all")),
+             ("Setups", setups_table(result)),
+             ("Rate ÷ α* per setup (✗: not within 3×; !: not good)", ratio_table(result)),
+             ("Final-loss regret (loss at the rule's rate ÷ loss at α*)", regret_table(result)),
+             ("The paper's α: default against --exact", exact_table(result))]
+    parts.insert(3, ("Best constant fitted on the tune half", f"{result.fitted:.3g}"))
     return "\n\n".join(f"### {title}\n\n{body}" for title, body in parts)

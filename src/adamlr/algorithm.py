@@ -6,14 +6,18 @@ K̂ = max_j ‖∇²L(w_j)‖₂ over the training set; then α = sqrt(2 (L(w0) 
 The kernel sizes the work to the answer (:class:`SolveSpec`):
 
 * **the data**: with ``spec.subset == "auto"``, sample 0's ‖H‖ is solved on nested random
-  subsets of 512, 1,024, … examples (:mod:`adamlr.subsets`), each solve warm-started from the
-  last one's top Ritz vector, until two successive sizes agree within ``spec.accuracy / 2``; every
-  sample then uses that subset. A Hessian averaged over fewer examples tends to overestimate the
-  top eigenvalue, so the growth measures the bias it stops at.
+  subsets of 128, 256, … examples (:mod:`adamlr.subsets`), each solve warm-started from the
+  last one's top Ritz vector, until two successive sizes agree within ``spec.accuracy / 2``, or
+  until the next size would take the Hessian's work past ``spec.budget`` (:func:`work` counts it
+  in example-gradients: a solve on m examples with p products is m·(1 + 2p)); every sample then
+  uses that subset. A Hessian averaged over fewer examples tends to overestimate the top
+  eigenvalue, so the growth measures the bias it stops at.
 * **the samples**: with ``spec.adaptive``, the draw stops after at least :data:`MIN_SAMPLES` once
   every sample's ‖H‖ lies within ``spec.accuracy`` of their maximum (:func:`settled`): further
-  draws from so tight a distribution cannot move K̂ by more than that. A factory that returns
-  fixed weights (``weights="init"`` giving sample 1 = sample 0) stops after one sample.
+  draws from so tight a distribution cannot move K̂ by more than that; past the budget, two
+  samples that agree so are enough (``budget``). Samples that do not agree are drawn up to N,
+  budget or not. A factory that returns fixed weights (``weights="init"`` giving sample 1 =
+  sample 0) stops after one sample.
 * **each solve**: Lanczos to ``spec.tol``; sample j > 0 stops early, ``bounded``, once it cannot
   raise the running K̂ (:mod:`adamlr.stop_rules`).
 
@@ -45,11 +49,13 @@ from adamlr.solvers import EigenResult, spectral_norm
 from adamlr.subsets import Subsampler
 
 MIN_SAMPLES = 3
-START_EXAMPLES = 512
+START_EXAMPLES = 128
 MAX_EXAMPLES = 16384
+HESSIAN_EPOCHS = 0.5  # the default's Hessian budget: half an epoch of gradients over the data …
+BUDGET_FLOOR = 2e10  # … or this many parameter × example products, whichever is larger (small problems: no limit)
 WARM_NOISE = 0.1  # share of a random vector mixed into a warm start, so no direction is missed
 SampleSink = Callable[[SampleResult], None]
-SamplesStop = Literal["all drawn", "settled", "identical"]
+SamplesStop = Literal["all drawn", "settled", "identical", "budget"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,8 @@ class SolveSpec:
         batch_size, batches_per_sample: mini-batch Algorithm 2 (each sample's ‖H‖ the mean over
             random batches of this size); None: the (sub)set as the data gives it.
         hvp: how Hessian-vector products are computed.
+        budget: the Hessian's work (example-gradients, :func:`work`) the subset growth and the adaptive
+            draw may spend; None: no limit.
         early_stop: bounded early stops of samples that cannot raise K̂ (never with ``adaptive``:
             the settling rule reads every sample's converged ‖H‖, so that runs split across
             processes draw the same samples).
@@ -89,6 +97,7 @@ class SolveSpec:
     batches_per_sample: int = 1
     hvp: HvpMode = "cached"
     early_stop: bool = True
+    budget: float | None = None
 
 
 @dataclass(frozen=True)
@@ -190,10 +199,20 @@ def subset_objective(objective: Objective, subsampler: Subsampler | None, m: int
     return objective.on(subsampler.subset(m))
 
 
+def work(examples: int, products: int) -> int:
+    """A solve's work in example-gradients: the gradient graph (one) and each product (two), over ``examples``."""
+    return examples * (1 + 2 * products)
+
+
+def hessian_budget(examples: int, parameters: int) -> float:
+    """The default's budget: :data:`HESSIAN_EPOCHS` of the data, or :data:`BUDGET_FLOOR` / parameters."""
+    return max(HESSIAN_EPOCHS * examples, BUDGET_FLOOR / max(parameters, 1))
+
+
 def first_sample(objective: Objective, w0: Params, spec: SolveSpec, subsampler: Subsampler | None,
-                  progress: Progress, make_model: Callable[[], nn.Module] | None
-                  ) -> tuple[SampleResult, Objective, tuple[tuple[int, float], ...]]:
-    """Sample 0, on subsets grown until ‖H‖ settles (``subset="auto"``), or on the fixed subset."""
+                 progress: Progress, make_model: Callable[[], nn.Module] | None
+                 ) -> tuple[SampleResult, Objective, tuple[tuple[int, float], ...]]:
+    """Sample 0: on subsets grown until ‖H‖ settles or the budget ends (``subset="auto"``), or on the fixed one."""
     progress.sample_started(0)
     n = objective.batches.n_examples
     if spec.subset != "auto" or subsampler is None:
@@ -201,19 +220,39 @@ def first_sample(objective: Objective, w0: Params, spec: SolveSpec, subsampler: 
         target = subset_objective(objective, subsampler, m)
         sample, _ = solve_sample(target, w0, spec, 0, progress, make_model=make_model)
         return sample, target, ()
-    m, spent, warm = START_EXAMPLES, 0, None
+    m, products, spent, warm, cold = START_EXAMPLES, 0, 0, None, 0
     growth: list[tuple[int, float]] = []
     while True:
         target = subset_objective(objective, subsampler, m)
-        sample, warm = solve_sample(target, w0, spec, 0, progress, make_model=make_model, warm=warm, offset=spent)
-        spent += sample.iterations
+        sample, warm = solve_sample(target, w0, spec, 0, progress, make_model=make_model, warm=warm, offset=products)
+        products += sample.iterations
+        spent += work(target.batches.n_examples, sample.iterations)
+        cold = cold or sample.iterations
         growth.append((target.batches.n_examples, sample.spectral_norm))
         done = target is objective or m >= spec.max_examples
         if len(growth) > 1 and abs(growth[-1][1] - growth[-2][1]) <= spec.accuracy / 2 * growth[-1][1]:
             done = True
-        if done:
-            return replace(sample, iterations=spent, growth=tuple(growth)), target, tuple(growth)
+        projected = spent + work(2 * m, sample.iterations) + (MIN_SAMPLES - 1) * work(2 * m, cold)
+        if done or (spec.budget is not None and projected > spec.budget):
+            return replace(sample, iterations=products, growth=tuple(growth)), target, tuple(growth)
         m *= 2
+
+
+def draw_stop(samples: Sequence[SampleResult], spec: SolveSpec) -> SamplesStop | None:
+    """Whether the adaptive draw stops after ``samples`` (see the module docstring), and why; None: draw on.
+
+    The work already spent is counted from the samples themselves (Σ m·(1 + 2p), sample 0's products
+    over its growth counted at its final size), so a resumed run decides as an uninterrupted one.
+    """
+    norms = [s.spectral_norm for s in samples]
+    if not spec.adaptive or len(samples) >= spec.samples:
+        return None
+    if settled(norms, spec.accuracy):
+        return "settled"
+    spent = sum(work(s.examples or 0, s.iterations) for s in samples)
+    per_sample = work(samples[-1].examples or 0, samples[-1].iterations)
+    over = spec.budget is not None and spent + per_sample > spec.budget
+    return "budget" if over and settled(norms, spec.accuracy, minimum=2) else None
 
 
 def identical_to_first(w0: Params, spec: SolveSpec, make_model: Callable[[], nn.Module] | None) -> bool:
@@ -266,8 +305,9 @@ def run_samples(objective: Objective, w0: Params, spec: SolveSpec, *, finished: 
         if j == 0 and spec.samples > 1 and identical_to_first(w0, spec, make_model):
             stop = "identical"
             break
-        if spec.adaptive and j + 1 < spec.samples and settled([s.spectral_norm for s in samples], spec.accuracy):
-            stop = "settled"
+        stopped = draw_stop(samples, spec)
+        if stopped is not None:
+            stop = stopped
             break
     return SamplesOutcome(tuple(samples), target.batches.n_examples, objective.batches.n_examples, growth, stop)
 

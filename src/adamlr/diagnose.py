@@ -133,11 +133,14 @@ def diagnose(problem: Problem, settings: Settings, alpha: float, initial: Initia
     probes: list[ProbeResult] = []
     horizon = horizon_steps(problem, settings)
 
+    whole_initial = initial.value if initial.examples == initial.total else None  # full-batch probes: L(w0) itself
+
     def run_probe(rate: float, steps: int) -> ProbeResult:
         progress.stage(f"probe: {steps} Adam steps at {rate:.3g}")
-        found = probe(problem.objective, problem.initial_params, rate, steps=steps,
-                      batches=probe_batches(problem, settings, steps), evaluation=initial.evaluation,
-                      initial_loss=initial.value)
+        batches = probe_batches(problem, settings, steps)
+        found = probe(problem.objective, problem.initial_params, rate, steps=steps, batches=batches,
+                      evaluation=initial.evaluation if batches is not None else None,
+                      initial_loss=initial.evaluation_loss if batches is not None else whole_initial)
         probes.append(found)
         return found
 

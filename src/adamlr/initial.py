@@ -2,9 +2,10 @@
 
 α ∝ L(w0)^½, so L(w0) to a few per cent is α to half that. On large data L(w0) is taken over a
 random subset of :data:`EXAMPLES` examples (the prefix of the order :mod:`adamlr.subsets` draws),
-with its standard error from eight equal parts of the subset; those examples are also where the
-probes' L(w_k) is measured, so that a probe is judged against L(w0) on the same examples. With
-``exact``, or on data of at most twice that size, every example is used.
+with its standard error from eight equal parts of the subset. Its first :data:`EVALUATION_EXAMPLES`
+are where mini-batch probes measure L(w_k), judged against L(w0) on the same examples (a probe's
+evaluation is one forward pass over them, so they are kept few). With ``exact``, or on data of at
+most twice :data:`EXAMPLES`, every example is used for both.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from adamlr.sampling import sample_seed
 from adamlr.subsets import Subsampler
 
 EXAMPLES = 4096
+EVALUATION_EXAMPLES = 1024
 PARTS = 8
 
 
@@ -31,7 +33,8 @@ class InitialLoss:
         total: the examples in the data.
         standard_error: the standard error of ``value`` from eight parts of a subset (None on all
             the data, or where BatchNorm with batch statistics makes parts a different loss).
-        evaluation: the objective on those examples (the probes' L(w_k) is measured on it).
+        evaluation: where mini-batch probes measure L(w_k) (the first examples of the subset).
+        evaluation_loss: L(w0) on those examples.
     """
 
     value: float
@@ -39,6 +42,7 @@ class InitialLoss:
     total: int
     standard_error: float | None
     evaluation: Objective
+    evaluation_loss: float
 
 
 def measure_initial_loss(objective: Objective, w0: Params, *, subset_seed: int, whole: bool) -> InitialLoss:
@@ -49,11 +53,13 @@ def measure_initial_loss(objective: Objective, w0: Params, *, subset_seed: int, 
     """
     total = objective.batches.n_examples
     if whole or objective.local_examples != total or total <= 2 * EXAMPLES:
-        return InitialLoss(objective.value(w0), total, total, None, objective)
+        value = objective.value(w0)
+        return InitialLoss(value, total, total, None, objective, value)
     subsampler = Subsampler(objective.batches, sample_seed(subset_seed, 0, stream=4))
-    evaluation = objective.on(subsampler.subset(EXAMPLES))
+    subset = objective.on(subsampler.subset(EXAMPLES))
+    evaluation = objective.on(subsampler.subset(EVALUATION_EXAMPLES))
     error = None
     if not batch_statistics_layers(objective.module, "train"):
-        parts = [evaluation.on(p).value(w0) for p in subsampler.parts(EXAMPLES, PARTS)]
+        parts = [subset.on(p).value(w0) for p in subsampler.parts(EXAMPLES, PARTS)]
         error = statistics.stdev(parts) / math.sqrt(len(parts)) if len(parts) > 1 else None
-    return InitialLoss(evaluation.value(w0), evaluation.batches.n_examples, total, error, evaluation)
+    return InitialLoss(subset.value(w0), subset.batches.n_examples, total, error, evaluation, evaluation.value(w0))

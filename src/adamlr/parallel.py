@@ -25,7 +25,16 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from adamlr.algorithm import SamplesOutcome, first_sample, identical_to_first, settled, solve_sample, subsampler_for
+from adamlr.algorithm import (
+    SamplesOutcome,
+    SamplesStop,
+    SolveSpec,
+    draw_stop,
+    first_sample,
+    identical_to_first,
+    solve_sample,
+    subsampler_for,
+)
 from adamlr.cache import Cache, problem_key
 from adamlr.config import Settings
 from adamlr.data import BatchSource, as_batches
@@ -134,7 +143,7 @@ def _shared_samples(run: Run, mode: Any, finished: dict[int, SampleResult], prog
                     journal: Callable[[SampleResult], None]) -> SamplesOutcome:
     """Sample 0 on every rank alike, then rounds of W samples, read in index order (module docstring)."""
     problem = run.problem
-    spec = dataclasses.replace(solve_spec(run.settings, mode), early_stop=False)
+    spec = dataclasses.replace(solve_spec(run.settings, mode, problem), early_stop=False)
     make_model = reinitializer(problem.factory, problem.user_model) if spec.weights == "init" else None
     objective, w0 = problem.objective, problem.initial_params
     rounds = spec.batches_per_sample if spec.batch_size else 1
@@ -165,21 +174,21 @@ def _shared_samples(run: Run, mode: Any, finished: dict[int, SampleResult], prog
                 journal(sample)
                 done[sample.index] = sample
                 progress.sample_finished(sample)
-        stop = _settled_at(done, spec.samples, spec.accuracy) if spec.adaptive else None
+        stop = _stopped_at(done, spec)
         if stop is not None:
-            kept = tuple(done[j] for j in range(stop + 1))
-            return SamplesOutcome(kept, target.batches.n_examples, objective.batches.n_examples, growth, "settled")
+            kept = tuple(done[j] for j in range(stop[0] + 1))
+            return SamplesOutcome(kept, target.batches.n_examples, objective.batches.n_examples, growth, stop[1])
     return SamplesOutcome(tuple(done[j] for j in range(spec.samples)), target.batches.n_examples,
                           objective.batches.n_examples, growth, "all drawn")
 
 
-def _settled_at(done: dict[int, SampleResult], total: int, accuracy: float) -> int | None:
-    """The first index j < total − 1 after which samples 0..j settle, reading the known samples in order."""
-    norms: list[float] = []
-    for j in range(total - 1):
+def _stopped_at(done: dict[int, SampleResult], spec: SolveSpec) -> tuple[int, SamplesStop] | None:
+    """The first index j after which the draw stops (:func:`~adamlr.algorithm.draw_stop`), reading the samples known
+    in index order; None: no stop among them yet."""
+    for j in range(spec.samples - 1):
         if j not in done:
             return None
-        norms.append(done[j].spectral_norm)
-        if settled(norms, accuracy):
-            return j
+        stopped = draw_stop([done[i] for i in range(j + 1)], spec)
+        if stopped is not None:
+            return j, stopped
     return None

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from adamlr._version import __version__
-from adamlr.algorithm import MAX_EXAMPLES, SamplesOutcome, SolveSpec, k_hat_of, run_samples
+from adamlr.algorithm import MAX_EXAMPLES, SamplesOutcome, SolveSpec, hessian_budget, k_hat_of, run_samples
 from adamlr.cache import Cache, problem_key
 from adamlr.choices import HvpMode
 from adamlr.config import Settings
@@ -94,13 +94,18 @@ def from_cache(run: Run, found: Found, cache: Cache) -> EstimateResult:
                                model={**stored.model, **names["model"]}, data={**stored.data, **names["data"]})
 
 
-def solve_spec(settings: Settings, mode: HvpMode, sharded: bool = False) -> SolveSpec:
-    """The kernel's spec from the settings (the whole data when the data is sharded across processes)."""
+def solve_spec(settings: Settings, mode: HvpMode, problem: Problem) -> SolveSpec:
+    """The kernel's spec from the settings: the default's budget (:func:`~adamlr.algorithm.hessian_budget`), the
+    whole data when the data is sharded across processes, the paper's procedure with ``exact``."""
+    objective = problem.objective
+    sharded = objective.local_examples != objective.batches.n_examples
+    sized = settings.data_subset == "auto" and settings.samples is None
     return SolveSpec(
         samples=settings.sample_count, adaptive=settings.samples is None and not settings.exact,
         subset="all" if sharded else settings.data_subset, weights=settings.weights, scale=settings.scale,
         method=settings.method, tol=settings.solver_tol, max_iter=settings.max_iter, seed=settings.seed,
         batch_size=settings.batch_size, batches_per_sample=settings.batches_per_sample, hvp=mode,
+        budget=hessian_budget(objective.batches.n_examples, problem.n_params) if sized else None,
     )
 
 
@@ -139,8 +144,7 @@ def compute(run: Run, start: Start, found: Found, progress: Progress,
     """Stage 3b: the weight samples (the kernel), journaled through ``on_sample``."""
     started = time.perf_counter()
     problem = run.problem
-    spec = solve_spec(run.settings, start.mode, sharded=problem.objective.local_examples !=
-                      problem.objective.batches.n_examples)
+    spec = solve_spec(run.settings, start.mode, problem)
     make_model = reinitializer(problem.factory, problem.user_model) if spec.weights == "init" else None
     try:
         return run_samples(problem.objective, problem.initial_params, spec, finished=found.finished,

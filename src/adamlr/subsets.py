@@ -67,10 +67,12 @@ class Subsampler:
         return [self._source(batches[i::count]) for i in range(min(count, len(batches)))]
 
     def _batches(self, start: int, stop: int) -> list[Batch]:
+        """The examples ``order[start:stop]`` in batches as near the data's own size as an even split allows (no
+        stray batch of a few examples, which BatchNorm with batch statistics would normalise alone)."""
         assert self.order is not None
         picked = self.order[start:stop]
-        size = len(picked) if self.source.n_batches == 1 else self.batch_size
-        return [self.source.pick(picked[i:i + size]) for i in range(0, len(picked), size)]
+        count = 1 if self.source.n_batches == 1 else max(1, round(len(picked) / self.batch_size))
+        return [self.source.pick(chunk) for chunk in torch.tensor_split(picked, count)]
 
     def _source(self, batches: list[Batch]) -> BatchSource:
         count = sum(b.size for b in batches)

@@ -145,6 +145,13 @@ def large_lsq_data() -> tuple[torch.Tensor, torch.Tensor]:
     return x, x @ torch.randn(8, 1, generator=g) + 0.1 * torch.randn(6000, 1, generator=g)
 
 
+def huge_lsq_data() -> tuple[torch.Tensor, torch.Tensor]:
+    """20,000 rows of the same kind: more than twice the 4,096 examples L(w0) is measured on by default."""
+    g = _gen(6)
+    x = torch.randn(20000, 8, generator=g) * torch.linspace(0.5, 2.0, 8)
+    return x, x @ torch.randn(8, 1, generator=g) + 0.1 * torch.randn(20000, 1, generator=g)
+
+
 def wide_linear_model() -> nn.Module:
     """8 → 1 without bias, for :func:`large_lsq_data`."""
     return nn.Linear(8, 1, bias=False)

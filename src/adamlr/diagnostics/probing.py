@@ -14,7 +14,9 @@ Verdicts, judged against L(w0) on the same examples:
 * ``rises``: it ended above L(w0), or became NaN/infinite: a run at this rate will likely blow up.
 
 On mini-batches a step's loss counts as above L(w0) when the mean of three consecutive batch
-losses is, so that one hard batch is not read as a rise.
+losses is, so that one hard batch is not read as a rise. A probe whose loss passes
+:data:`BLOWUP` × L(w0) stops there: it has blown up (``rises``, L(w_k) = +inf), and the steps it
+would have taken are saved.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from adamlr.objective import Objective, Params
 
 Verdict = Literal["descends", "transient", "rises"]
 SMOOTHING = 3
+BLOWUP = 100.0
 
 
 @dataclass(frozen=True)
@@ -152,11 +155,12 @@ def probe(objective: Objective, params: Params, lr: float, *, steps: int = 10, b
     if initial_loss is None:
         initial_loss = target.value(params)
     adam = AdamSettings(lr, betas, eps)
+    limit = BLOWUP * abs(initial_loss) if initial_loss else math.inf
     if taken is None:
-        losses, final, spent = _full_batch_run(objective, params, steps, adam)
+        losses, final, spent = _full_batch_run(objective, params, steps, adam, limit)
         smoothing, size = 1, None
     else:
-        losses, final, spent = _batch_run(target, params, taken, adam)
+        losses, final, spent = _batch_run(target, params, taken, adam, limit)
         smoothing, size = SMOOTHING, _batch_size(taken[0])
     verdict, peak, above = judge(losses, initial_loss, final, smoothing)
     return ProbeResult(len(losses), lr, tuple(losses), initial_loss, final, verdict, peak, above, size,
@@ -176,7 +180,7 @@ Run = tuple[list[float], float, float]
 """The losses, L(w_k) (+inf when not finite) and the seconds the steps took (the final evaluation apart)."""
 
 
-def _full_batch_run(objective: Objective, params: Params, steps: int, adam: AdamSettings) -> Run:
+def _full_batch_run(objective: Objective, params: Params, steps: int, adam: AdamSettings, limit: float) -> Run:
     started = time.perf_counter()
     current, moments = params, zero_moments(params)
     losses: list[float] = []
@@ -184,7 +188,7 @@ def _full_batch_run(objective: Objective, params: Params, steps: int, adam: Adam
         loss, grads = full_gradient(objective, current)
         if step > 0:
             losses.append(loss)  # L(w_step), from the gradient pass at w_step
-        if not math.isfinite(loss):
+        if not math.isfinite(loss) or loss > limit:
             return losses, math.inf, time.perf_counter() - started
         current, moments = adam_update(current, grads, moments, adam)
     taken = time.perf_counter() - started
@@ -193,14 +197,14 @@ def _full_batch_run(objective: Objective, params: Params, steps: int, adam: Adam
     return losses, final if math.isfinite(final) else math.inf, taken
 
 
-def _batch_run(evaluation: Objective, params: Params, batches: list[Batch], adam: AdamSettings) -> Run:
+def _batch_run(evaluation: Objective, params: Params, batches: list[Batch], adam: AdamSettings, limit: float) -> Run:
     started = time.perf_counter()
     current, moments = params, zero_moments(params)
     losses: list[float] = []
     for batch in batches:
         loss, grads = batch_gradient(evaluation, current, batch)
         losses.append(loss)
-        if not math.isfinite(loss):
+        if not math.isfinite(loss) or loss > limit:
             return losses, math.inf, time.perf_counter() - started
         current, moments = adam_update(current, grads, moments, adam)
     taken = time.perf_counter() - started

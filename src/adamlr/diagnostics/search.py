@@ -1,16 +1,17 @@
 """The ``search`` rule: the best rate of short Adam runs from w0 on the user's own batches.
 
 Starting from an anchor a (the paper's α = sqrt(2 L(w0) / (K̂ T)), which gets the scale right where
-the targets or the inputs are large), it probes rates a half-decade apart, k steps each
-(:func:`adamlr.diagnostics.probing.probe`), and reads the loss each ends with, L(w_k):
+the targets or the inputs are large), it probes rates k steps each
+(:func:`adamlr.diagnostics.probing.probe`) and reads the loss each ends with, L(w_k):
 
 1. probe a, then (unless a blew up) a·√10; while the last probe ended lower than the one before,
-   go on up;
+   go on up, half a decade at a time;
 2. if going up did not end lower, go down from a/√10 while each probe ends lower (or blows up,
    as the one before did);
-3. through the lowest probe and its two neighbours, a parabola in (log rate, log L(w_k)) gives
-   the minimum, kept within a quarter-decade of the lowest probe;
-4. for a horizon of T > k steps the rate is multiplied by (T/k)^(−γ), γ = :data:`HORIZON_EXPONENT`.
+3. probe a quarter-decade either side of the lowest probe (:data:`FINE`), and take the lowest;
+4. through it and its two quarter-decade neighbours, a parabola in (log rate, log L(w_k)) gives
+   the minimum, kept within an eighth of a decade;
+5. for a horizon of T > k steps the rate is multiplied by (T/k)^(−γ), γ = :data:`HORIZON_EXPONENT`.
 
 A probe whose loss became NaN or infinite ends at +inf. The search stops after
 :data:`MAX_PROBES` probes or at the rate bounds. Its constants (k, the step, γ) were chosen on the
@@ -31,10 +32,11 @@ from adamlr.diagnostics.probing import ProbeResult
 
 PROBE_STEPS = 20
 STEP = 10.0 ** 0.5
-HORIZON_EXPONENT = 0.0
-MAX_PROBES = 8
+FINE = 10.0 ** 0.25
+HORIZON_EXPONENT = 0.0  # γ: 0 placed the most tune setups within 3× of α* (0.1–0.3 fewer; docs/recommendation.md)
+MAX_PROBES = 10
 RATE_BOUNDS = (1e-7, 1e3)
-REFINE_LIMIT = 10.0 ** 0.25
+REFINE_LIMIT = 10.0 ** 0.125
 
 Prober = Callable[[float], ProbeResult]
 
@@ -85,22 +87,18 @@ def _score(result: ProbeResult) -> float:
 
 
 def _refine(scores: dict[float, float], best: float) -> float:
-    """The minimum of a parabola through log L(w_k) at the best rate and its two neighbours (log rates)."""
-    rates = sorted(scores)
-    i = rates.index(best)
-    if not 0 < i < len(rates) - 1:
+    """The minimum of a parabola through log L(w_k) at the best rate and its quarter-decade neighbours (log rates)."""
+    lower = next((r for r in scores if math.isclose(r, best / FINE, rel_tol=1e-6)), None)
+    upper = next((r for r in scores if math.isclose(r, best * FINE, rel_tol=1e-6)), None)
+    if lower is None or upper is None:
         return best
-    lower, upper = rates[i - 1], rates[i + 1]
     if not all(math.isfinite(scores[r]) and scores[r] > 0 for r in (lower, best, upper)):
         return best
-    (x0, x1, x2), (y0, y1, y2) = ([math.log(r) for r in (lower, best, upper)],
-                                  [math.log(scores[r]) for r in (lower, best, upper)])
-    chord = y0 + (y2 - y0) * (x1 - x0) / (x2 - x0)
-    if not y1 < chord:  # not convex around the best: keep it
+    y0, y1, y2 = (math.log(scores[r]) for r in (lower, best, upper))
+    if not y1 < (y0 + y2) / 2:  # not convex around the best: keep it
         return best
-    numerator = (x1 - x0) ** 2 * (y1 - y2) - (x1 - x2) ** 2 * (y1 - y0)
-    denominator = (x1 - x0) * (y1 - y2) - (x1 - x2) * (y1 - y0)
-    vertex = x1 - 0.5 * numerator / denominator
+    x1, x2 = math.log(best), math.log(upper)
+    vertex = x1 + 0.5 * (x2 - x1) * (y0 - y2) / (y0 - 2 * y1 + y2)
     limit = math.log(REFINE_LIMIT)
     return math.exp(min(max(vertex, x1 - limit), x1 + limit))
 
@@ -141,6 +139,10 @@ def search_rate(run_probe: Prober, anchor: float, *, steps: int, horizon: int,
             previous = score
         if min(scores, key=lambda r: (scores[r], r)) != start:
             break  # the way down is only taken when going up did not help
+    best = min(scores, key=lambda r: (scores[r], r))
+    for rate in (best / FINE, best * FINE):
+        if len(probes) < max_probes + 2 and low <= rate <= high and not any(math.isclose(rate, r) for r in scores):
+            tried(rate)
     best = min(scores, key=lambda r: (scores[r], r))
     refined = _refine(scores, best)
     factor = (horizon / steps) ** (-exponent) if horizon > steps else 1.0
