@@ -1,4 +1,4 @@
-"""Exception types raised by the adamlr library.
+"""Exception types raised by the adamlr library, and :func:`call_user`, which turns the user's into one.
 
 The library never prints and never exits: it raises one of these. Only the CLI
 turns them into one line on stderr and the exit code carried by the class.
@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import difflib
 import reprlib
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+T = TypeVar("T")
 MAX_PROBLEMS = 20  # problems a ConfigError's message lists; a message never grows with the size of the input
 
 
@@ -111,6 +114,22 @@ class Interrupted(ResultError):
     """Ctrl-C during an estimate; ``result`` is a partial result over the finished samples."""
 
     exit_code = 130
+
+
+def call_user(fn: Callable[..., T], what: str, *args: Any) -> T:
+    """Call user code, turning any exception it raises into one :class:`UserCodeError`.
+
+    Args:
+        fn: the user's callable.
+        what: how to name it in the message, e.g. ``"model factory mypkg:make_net"``.
+        *args: positional arguments for ``fn``.
+    """
+    try:
+        return fn(*args)
+    except AdamlrError:  # adamlr's own error from inside (e.g. a factory adamlr wrapped): already clear
+        raise
+    except Exception as exc:
+        raise UserCodeError(f"{what} raised {type(exc).__name__}: {exc}") from exc
 
 
 def did_you_mean(word: object, choices: object) -> str:

@@ -28,8 +28,7 @@ from torch.utils.data import DataLoader, DistributedSampler, Subset
 
 from adamlr.data import BatchSource, is_batch_iterable, is_data_factory, is_map_dataset
 from adamlr.distributed import Communicator
-from adamlr.errors import UsageError
-from adamlr.loading import call_user
+from adamlr.errors import UsageError, call_user
 from adamlr.objective import Objective
 
 BATCH_SIZE_NEEDS_SAMPLES = ("expected --parallel samples with --batch-size, found --parallel data (a rank holds only "
