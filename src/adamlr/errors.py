@@ -141,6 +141,15 @@ def did_you_mean(word: object, choices: object) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
+def not_one_of(value: object, choices: tuple[str, ...]) -> str:
+    """What is wrong with ``value``, which is none of ``choices``: the choices, the value, its did-you-mean.
+
+    >>> not_one_of("lanzcos", ("lanczos", "power"))
+    "expected one of lanczos, power, found 'lanzcos'; did you mean 'lanczos'?"
+    """
+    return f"expected one of {', '.join(choices)}, found {shorten(value)}{did_you_mean(value, choices)}"
+
+
 class _BoundedRepr(reprlib.Repr):
     """``reprlib`` limits everywhere; an int too long for ``repr`` (over 4300 digits) described instead."""
 
