@@ -338,7 +338,8 @@ SchedulerSet = Annotated[
     typer.Option("--schedulers", help="default (7 schedulers from 1e-3) or paper-code (the authors' 8 from 1e-2)."),
 ]
 Preset = Annotated[
-    Optional[str], typer.Option("--preset", help="One of the paper's setups (see README); other options override it.")
+    Optional[str],
+    typer.Option("--preset", help="One of the paper's setups (docs/compare.md); other options override it."),
 ]
 Quick = Annotated[
     bool,

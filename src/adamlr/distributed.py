@@ -1,7 +1,7 @@
 """adamlr under ``torch.distributed`` (torchrun, ``srun``): the process group, a communicator, failing together.
 
 A run is distributed when the launcher sets ``WORLD_SIZE > 1`` (torchrun does, and so does
-``srun`` with the environment of the README's example). :func:`session` then initialises
+``srun`` with the environment of docs/distributed.md's example). :func:`session` then initialises
 the default process group from the environment (``env://``): NCCL for CUDA tensors and
 Gloo for CPU tensors when a GPU is present, Gloo alone otherwise, with each rank on
 ``cuda:LOCAL_RANK``; it tears the group down on the way out. Without a launcher every
