@@ -64,22 +64,28 @@ def test_estimate_api_with_objects():
         result.lr = 1.0  # type: ignore[misc]
 
 
-def _readme_block() -> str:
-    text = (ROOT / "README.md").read_text()
-    section = text.split("## Use from Python / a notebook", 1)[1].split("\n## ", 1)[0]
+def _pycon(path: str, heading: str) -> str:
+    """The ```pycon blocks of the section of ``path`` under ``heading`` (up to the next heading of its level)."""
+    text = (ROOT / path).read_text()
+    level = heading.split(" ", 1)[0]
+    section = text.split(heading + "\n", 1)[1].split(f"\n{level} ", 1)[0]
     blocks = re.findall(r"```pycon\n(.*?)```", section, flags=re.S)
-    assert blocks, "the README's Python section has a ```pycon block"
+    assert blocks, f"{path}'s section {heading!r} has a ```pycon block"
     return "".join(blocks)
 
 
-def test_readme_python_section_runs(tmp_path, monkeypatch):
-    """The README's 'Use from Python / a notebook' examples, run as a doctest (no files left behind)."""
+@pytest.mark.parametrize(("path", "heading", "examples"), [
+    ("docs/python.md", "# Use from Python / a notebook", 10),  # estimate, compare and check
+    ("README.md", "### Python", 5),  # the quick start
+])
+def test_the_python_examples_run(path, heading, examples, tmp_path, monkeypatch):
+    """The documented Python examples, run as a doctest (no files left behind)."""
     import doctest
 
     monkeypatch.chdir(tmp_path)
     torch.manual_seed(0)
-    test = doctest.DocTestParser().get_doctest(_readme_block(), {}, "README.md", "README.md", 0)
+    test = doctest.DocTestParser().get_doctest(_pycon(path, heading), {}, path, path, 0)
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     runner.run(test)
     assert runner.summarize(verbose=False).failed == 0
-    assert runner.summarize(verbose=False).attempted >= 8
+    assert runner.summarize(verbose=False).attempted >= examples

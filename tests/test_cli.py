@@ -1,11 +1,14 @@
 """The command line through typer.testing.CliRunner: stdout is the result, errors one stderr line."""
 
 import json
+from typing import get_args
 
 import pytest
 from typer.testing import CliRunner
 
+from adamlr import choices
 from adamlr.cli import app
+from adamlr.config import Settings
 
 A = "tests.assets.factories:"
 runner = CliRunner()
@@ -66,7 +69,7 @@ def test_rich_report():
         (
             ["-m", A + "tiny_mlp", "-d", A + "tiny_data", "--epochs", "3", "--method", "qr"],
             2,
-            "method: expected one of",
+            "Invalid value for '--method': expected one of lanczos, power, found 'qr' (see 'adamlr estimate --help')",
         ),
         (["-d", A + "tiny_data", "--epochs", "3"], 2, "model: expected --model"),
         (
@@ -112,6 +115,51 @@ def test_debug_shows_traceback():
     r = run("-m", A + "raising_factory", "-d", A + "tiny_data", "--epochs", "1", "--debug")
     assert r.exit_code != 0
     assert isinstance(r.exception, Exception) and "width must be positive" in str(r.exception)
+
+
+CHOICE_OPTIONS = {  # option: (its Literal, the Settings field whose default the help marks)
+    "--method": (choices.Method, "method"), "--weights": (choices.WeightDistribution, "weights"),
+    "--dtype": (choices.DtypeName, "dtype"), "--hvp": (choices.HvpRequest, "hvp"),
+    "--norm-mode": (choices.NormMode, "norm_mode"), "--rule": (choices.Rule, "rule"),
+    "--parallel": (choices.Parallel, "parallel"),
+}
+
+
+def _help_of(command: str, option: str) -> str:
+    """The help text of ``option`` as Typer declares it (not as the terminal wraps it)."""
+    import typer.main
+
+    click_command = typer.main.get_command(app).commands[command]
+    return next(p.help for p in click_command.params if option in p.opts)
+
+
+@pytest.mark.parametrize("option", sorted(CHOICE_OPTIONS))
+def test_a_choice_options_help_lists_its_literal_and_marks_the_settings_default(option):
+    kind, field = CHOICE_OPTIONS[option]
+    default = getattr(Settings(epochs=1), field)
+    text = _help_of("estimate", option)
+    assert all(value in text for value in get_args(kind)), text
+    assert f"{default} (default" in text and text.count("(default") == 1, text
+
+
+@pytest.mark.parametrize("option", sorted(CHOICE_OPTIONS))
+def test_a_bad_choice_is_one_usage_line_with_its_did_you_mean(option):
+    kind, _ = CHOICE_OPTIONS[option]
+    first = get_args(kind)[0]
+    r = run("-m", A + "tiny_mlp", "-d", A + "tiny_data", "--epochs", "3", option, first[:-1] + "x")
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert r.exit_code == 2 and len(lines) == 1 and r.stdout == "", r.stderr
+    listed = ", ".join(get_args(kind))
+    assert lines[0].startswith(f"adamlr: error: Invalid value for '{option}': expected one of {listed}"), lines
+    assert f"did you mean {first!r}?" in lines[0]
+
+
+def test_a_good_choice_reaches_the_settings_as_given():
+    r = run("-m", A + "tiny_mlp", "-d", A + "tiny_data", "--epochs", "3", "--samples", "1", "--method", "power",
+            "--dtype", "float64", "--rule", "paper", "--json")
+    assert r.exit_code == 0, r.stderr
+    settings = json.loads(r.stdout)["settings"]
+    assert (settings["method"], settings["dtype"], settings["rule"]) == ("power", "float64", "paper")
 
 
 def test_usage_error_from_click_is_2():

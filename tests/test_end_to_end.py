@@ -1,4 +1,4 @@
-"""The README's demo command, run as a user would (a subprocess, the installed console script)."""
+"""The README's demo command, run as a user would (a subprocess; tests/test_docs.py checks the README runs it)."""
 
 import json
 import os
@@ -24,9 +24,13 @@ def test_readme_demo_on_digits():
                          timeout=600, env={**os.environ, "PYTHONWARNINGS": "ignore"})
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
-    assert result["data"]["examples"] == 1797 and len(result["samples"]) == 10
+    assert result["data"]["examples"] == 1797 and result["accuracy"]["hessian_examples"] == 1797
+    samples = len(result["samples"])  # the adaptive draw (README, docs/how-it-works.md): 3 to 10
+    assert 3 <= samples <= 10 and (samples == 10) == (result["accuracy"]["samples_stop"] == "all drawn")
     assert result["all_converged"]
-    assert 1e-4 < result["lr"] < 10
+    assert 1e-4 < result["lr"] < 10 and result["rules"]["paper"] == result["lr"]
+    assert result["rule"] == "search"
+    assert result["recommended_lr"] == result["rules"]["search"] == result["search"]["rate"]
 
 
 @pytest.mark.slow

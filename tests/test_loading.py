@@ -1,7 +1,7 @@
 import pytest
 
-from adamlr.errors import LoadError, UserCodeError
-from adamlr.loading import call_user, load_object
+from adamlr.errors import LoadError, UserCodeError, call_user
+from adamlr.loading import load_object
 
 
 def test_module_path():

@@ -55,6 +55,9 @@ Parallel = Literal["data", "samples"]
 """How a distributed run (torchrun) splits the work: the data across ranks (each HVP all-reduced), or
 the weight samples (each rank on the whole data). No effect in one process."""
 
+ReportFormat = Literal["rich", "json", "github"]
+"""How ``adamlr check`` prints its verdict: a Rich report, one JSON object, or GitHub annotations."""
+
 Which = Literal["magnitude", "largest"]
 """Which eigenvalue a solve returns: largest magnitude max |λ| (the spectral norm) or largest algebraic max λ."""
 
@@ -69,6 +72,7 @@ RULE_NAMES: tuple[Rule, ...] = get_args(Rule)
 PARALLEL_MODES: tuple[Parallel, ...] = get_args(Parallel)
 SUBSET_CHOICES: tuple[SubsetChoice, ...] = get_args(SubsetChoice)
 OWN_LOSSES: tuple[OwnLoss, ...] = get_args(OwnLoss)
+REPORT_FORMATS: tuple[ReportFormat, ...] = get_args(ReportFormat)
 LOSS_NAMES = ("cross_entropy", "nll", "mse", "bce_with_logits")
 """The built-in losses of (outputs, targets) (:data:`adamlr.losses.LOSSES`)."""
 DEVICE_NAMES = ("auto", "cpu", "cuda")

@@ -18,6 +18,7 @@ from rich.console import Console
 
 from adamlr._version import __version__
 from adamlr.cache import Cache, cache_dir
+from adamlr.choices import ReportFormat
 from adamlr.cli_options import (
     Arms,
     Band,
@@ -78,7 +79,7 @@ from adamlr.cli_options import (
 )
 from adamlr.config import file_settings, settings_and_inputs
 from adamlr.distributed import process_rank, session
-from adamlr.errors import AdamlrError, ConfigError, ResultError, one_line
+from adamlr.errors import AdamlrError, ResultError, one_line
 from adamlr.estimation import estimate
 from adamlr.notes import probe_note
 from adamlr.report import render, to_json
@@ -365,9 +366,7 @@ def check_command(
     from adamlr.config_check import EXIT_OUTSIDE_BAND, CheckResult, check
 
     with errors_to_exit(debug), session() as comm:  # under torchrun: one process group; rank 0 prints and writes
-        fmt = output or ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "rich")
-        if fmt not in ("rich", "json", "github"):
-            raise ConfigError("invalid options", [f"format: expected rich, json or github, found {fmt!r}"])
+        fmt: ReportFormat = output or ("github" if os.environ.get("GITHUB_ACTIONS") == "true" else "rich")
         store = None if no_cache else Cache(cache_dir(cache_dir_))
         with RichProgress(stderr, enabled=not quiet and comm.is_main) as progress:
             try:
@@ -386,8 +385,8 @@ def check_command(
         raise typer.Exit(EXIT_OUTSIDE_BAND)
 
 
-def _emit_check(outcome: CheckResult, fmt: str, warn: bool = True) -> None:
-    """The verdict on stdout in ``fmt`` (rich, json or github); with json or github, a probe's blow-up on stderr too."""
+def _emit_check(outcome: CheckResult, fmt: ReportFormat, warn: bool = True) -> None:
+    """The verdict on stdout in ``fmt``; with json or github (machine formats), a probe's blow-up on stderr too."""
     from adamlr.report import github_annotations, render_check
 
     if warn and fmt != "rich":  # the rich report says it already

@@ -1,15 +1,76 @@
 """The command line's options, declared once as ``Annotated`` types; :mod:`adamlr.cli` uses them.
 
 Each alias carries its flag names and help text, so the commands' signatures stay short and
-two commands that share an option share its wording.
+two commands that share an option share its wording. An option with a closed set of values is
+typed with its ``Literal`` from :mod:`adamlr.choices`; its help lists those values (``typing.get_args``)
+and marks the default :class:`~adamlr.config.Settings` gives the field, so neither is spelt out here.
+A value outside the set is Typer's usage error (exit 2, one line: :mod:`adamlr.usage_errors`),
+worded as the config file's: expected one of …, found …; did you mean …?
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from dataclasses import fields
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional, get_args
 
 import typer
+
+from adamlr import choices
+from adamlr.config import DEFAULT_SAMPLES, EXACT_TOL, FAST_TOL, Settings
+from adamlr.diagnose import VERDICT_STEPS
+from adamlr.diagnostics.halving import HALVING_STEPS
+from adamlr.diagnostics.search import PROBE_STEPS
+from adamlr.errors import not_one_of
+
+DEFAULTS: Mapping[str, Any] = {f.name: f.default for f in fields(Settings)}
+"""Each setting's default, as :class:`~adamlr.config.Settings` declares it."""
+
+
+def one_of(kind: Any) -> Callable[[str], str]:
+    """Typer's parser for an option whose values are ``kind``'s (a ``Literal``): a bad one is a usage error.
+
+    >>> one_of(choices.Method)("power")
+    'power'
+    """
+    names = get_args(kind)
+
+    def parse(value: str) -> str:
+        if value in names:
+            return value
+        raise typer.BadParameter(not_one_of(value, names))
+
+    return parse
+
+
+def listed(values: tuple[str, ...], default: object, notes: Mapping[str, str] | None = None, sep: str = ", ",
+           last: str = " or ") -> str:
+    """``values`` in order, each with its note in parentheses, ``default`` marked: ``a (default; note) or b``.
+
+    >>> listed(("float32", "float64"), "float32")
+    'float32 (default) or float64'
+    """
+    notes = notes or {}
+    unknown = set(notes) - set(values)
+    if unknown:  # a note for a value the Literal no longer has
+        raise ValueError(f"notes for values that are not choices: {sorted(unknown)}")
+    words = []
+    for value in values:
+        note = "; ".join(n for n in ("default" if value == default else "", notes.get(value, "")) if n)
+        words.append(f"{value} ({note})" if note else value)
+    return words[0] if len(words) == 1 else sep.join(words[:-1]) + last + words[-1]
+
+
+def choice_help(field: str, kind: Any, notes: Mapping[str, str] | None = None, sep: str = ", ",
+                last: str = " or ") -> str:
+    """The values of the setting ``field`` (its ``Literal`` ``kind``), its default from Settings marked."""
+    return listed(get_args(kind), DEFAULTS[field], notes, sep, last)
+
+
+def _default(field: str) -> str:
+    return f"{DEFAULTS[field]:g}" if isinstance(DEFAULTS[field], float) else str(DEFAULTS[field])
+
 
 Model = Annotated[
     Optional[str],
@@ -34,13 +95,16 @@ Epochs = Annotated[
     typer.Option(help="Training horizon T in epochs (the paper's convention). Exactly one of --epochs/--steps."),
 ]
 Steps = Annotated[Optional[int], typer.Option(help="Training horizon T in optimizer steps instead of epochs.")]
+OWN_LOSS_NOTES = {
+    "model": "the model's own loss, called on the whole batch, labels included: its output's .loss",
+    "training_step": "a LightningModule's training_step(batch, batch_idx); its train_dataloader() when --data is "
+                     "not given",
+}
 Loss = Annotated[
     Optional[str],
     typer.Option(
-        help="cross_entropy (default), mse, nll, bce_with_logits, 'pkg.mod:fn' with fn(outputs, targets) "
-        "-> scalar mean; model: the model's own loss (called on the whole batch, labels included; its output's "
-        ".loss); training_step: a LightningModule's training_step(batch, batch_idx) (its train_dataloader() "
-        "when --data is not given)."
+        help=f"{listed(choices.LOSS_NAMES, DEFAULTS['loss'], last=', ')}, 'pkg.mod:fn' with fn(outputs, targets) "
+        f"-> scalar mean; {listed(choices.OWN_LOSSES, DEFAULTS['loss'], OWN_LOSS_NOTES)}."
     ),
 ]
 Inputs = Annotated[
@@ -69,46 +133,59 @@ Output = Annotated[
 ]
 Samples = Annotated[
     Optional[int],
-    typer.Option(help="N, the number of weight samples. Default: up to 10, stopping once they agree within 10 % "
-                 "(exactly 10 with --exact)."),
+    typer.Option(help=f"N, the number of weight samples. Default: up to {DEFAULT_SAMPLES}, stopping once they agree "
+                 f"within 10 % (exactly {DEFAULT_SAMPLES} with --exact)."),
 ]
 Weights = Annotated[
-    Optional[str],
+    Optional[choices.WeightDistribution],
     typer.Option(
-        help="Weight distribution: gaussian (default; full-domain, σ = init RMS per tensor) or init "
-        "(the factory's initializer, new seed)."
+        parser=one_of(choices.WeightDistribution),
+        help="Weight distribution: " + choice_help("weights", choices.WeightDistribution, {
+            "gaussian": "full-domain, σ = init RMS per tensor", "init": "the factory's initializer, new seed"}) + ".",
     ),
 ]
 Scale = Annotated[
     Optional[float],
-    typer.Option(help="Multiplier on the sampled weights' scale (default 1). K̂ depends strongly on it."),
+    typer.Option(help=f"Multiplier on the sampled weights' scale (default {_default('scale')}). K̂ depends strongly "
+                 "on it."),
 ]
 Method = Annotated[
-    Optional[str], typer.Option(help="Eigen-solver: lanczos (default) or power (the paper's power method).")
+    Optional[choices.Method],
+    typer.Option(parser=one_of(choices.Method), help="Eigen-solver: " + choice_help(
+        "method", choices.Method, {"power": "the paper's power method"}) + "."),
 ]
 Tol = Annotated[
     Optional[float],
     typer.Option(help="Solver tolerance: a solve converges when its relative residual ‖Hv−λv‖/|λ| is below tol/10. "
-                 "Default 0.2 (sized to the answer), 1e-3 with --exact."),
+                 f"Default {FAST_TOL:g} (sized to the answer), {EXACT_TOL:g} with --exact."),
 ]
 MaxIter = Annotated[
-    Optional[int], typer.Option("--max-iter", help="Most Hessian-vector products per sample (default 100).")
+    Optional[int],
+    typer.Option("--max-iter", help=f"Most Hessian-vector products per sample (default {_default('max_iter')})."),
 ]
 Seed = Annotated[
-    Optional[int], typer.Option(help="Seed for the model factory, weight samples and start vectors (default 0).")
+    Optional[int],
+    typer.Option(help=f"Seed for the model factory, weight samples and start vectors (default {_default('seed')})."),
 ]
-Device = Annotated[Optional[str], typer.Option(help="auto (default: cuda when available), cpu, cuda or cuda:N.")]
-Dtype = Annotated[Optional[str], typer.Option(help="float32 (default) or float64.")]
+Device = Annotated[  # a str: cuda:N is a device too
+    Optional[str],
+    typer.Option(help=listed(choices.DEVICE_NAMES, DEFAULTS["device"], {"auto": "cuda when available"}, last=", ")
+                 + " or cuda:N."),
+]
+Dtype = Annotated[
+    Optional[choices.DtypeName],
+    typer.Option(parser=one_of(choices.DtypeName), help=choice_help("dtype", choices.DtypeName) + "."),
+]
 Floor = Annotated[
     Optional[float],
-    typer.Option("--loss-floor", help="A known lower bound L* on the loss: α = sqrt(2(L(w0)−L*)/(K̂T)). Default 0."),
+    typer.Option("--loss-floor", help="A known lower bound L* on the loss: α = sqrt(2(L(w0)−L*)/(K̂T)). "
+                 f"Default {_default('loss_floor')}."),
 ]
 Hvp = Annotated[
-    Optional[str],
-    typer.Option(
-        help="auto (default), cached (one gradient graph per sample, reused) or stream "
-        "(batch by batch, bounded memory)."
-    ),
+    Optional[choices.HvpRequest],
+    typer.Option(parser=one_of(choices.HvpRequest), help=choice_help("hvp", choices.HvpRequest, {
+        "auto": "by memory", "cached": "one gradient graph per sample, reused",
+        "stream": "batch by batch, bounded memory"}) + "."),
 ]
 Chunk = Annotated[
     Optional[int],
@@ -129,7 +206,8 @@ PerSample = Annotated[
     Optional[int],
     typer.Option(
         "--batches-per-sample",
-        help="With --batch-size: random batches per weight sample; the report shows their spread (default 1).",
+        help="With --batch-size: random batches per weight sample; the report shows their spread "
+        f"(default {_default('batches_per_sample')}).",
     ),
 ]
 EstimateSection = Annotated[
@@ -144,40 +222,47 @@ Config = Annotated[
     ),
 ]
 NormMode = Annotated[
-    Optional[str],
+    Optional[choices.NormMode],
     typer.Option(
         "--norm-mode",
-        help="train (default): BatchNorm with each batch's statistics, the loss training minimises; eval: the "
-        "running statistics (as PyHessian and the paper's code). Dropout is off in both.",
+        parser=one_of(choices.NormMode),
+        help=choice_help("norm_mode", choices.NormMode, {
+            "train": "BatchNorm with each batch's statistics, the loss training minimises",
+            "eval": "the running statistics, as PyHessian and the paper's code"}, sep="; ", last="; ")
+        + ". Dropout is off in both.",
     ),
 ]
 ProbeSteps = Annotated[
     Optional[int],
     typer.Option(
         "--probe-steps",
-        help="Adam steps per probe on your batches (default: the rule's own, 20 for search, 10 for the verdict "
-        "probe). 0 turns every probe off (the recommended rate is then the paper's α).",
+        help=f"Adam steps per probe on your batches (default: the rule's own, {PROBE_STEPS} for search, "
+        f"{VERDICT_STEPS} for the verdict probe). 0 turns every probe off (the recommended rate is then the "
+        "paper's α).",
     ),
 ]
 RuleOption = Annotated[
-    Optional[str],
+    Optional[choices.Rule],
     typer.Option(
         "--rule",
-        help="search (default): the best rate of short Adam probes on your batches, searched from the paper's α; "
-        "paper: the paper's α itself; probe_halving: α halved until a 10-step probe descends. "
-        "docs/recommendation.md measures each; the paper's α is always reported.",
+        parser=one_of(choices.Rule),
+        help=choice_help("rule", choices.Rule, {
+            "search": "the best rate of short Adam probes on your batches, searched from the paper's α",
+            "paper": "the paper's α itself",
+            "probe_halving": f"α halved until a {HALVING_STEPS}-step probe descends"}, sep="; ", last="; ")
+        + ". docs/recommendation.md measures each; the paper's α is always reported.",
     ),
 ]
 Exact = Annotated[
     Optional[bool],
-    typer.Option("--exact/--no-exact", help="The paper's procedure: 10 samples over the whole data, tol 1e-3, "
-                 "full-batch probes (slower; the default is sized to the answer)."),
+    typer.Option("--exact/--no-exact", help=f"The paper's procedure: {DEFAULT_SAMPLES} samples over the whole data, "
+                 f"tol {EXACT_TOL:g}, full-batch probes (slower; the default is sized to the answer)."),
 ]
 SubsetOption = Annotated[
     Optional[str],
-    typer.Option("--subset", metavar="auto|all|N",
-                 help="Examples the Hessian and L(w0) are taken over: auto (default: a random subset grown until "
-                 "‖H‖ settles), all, or a number."),
+    typer.Option("--subset", metavar="|".join((*choices.SUBSET_CHOICES, "N")),
+                 help="Examples the Hessian and L(w0) are taken over: " + choice_help("subset", choices.SubsetChoice, {
+                     "auto": "a random subset grown until ‖H‖ settles"}, last=", ") + ", or a number."),
 ]
 Stability = Annotated[
     Optional[bool],
@@ -196,12 +281,17 @@ def parse_subset(text: str | None) -> int | str | None:
     if text is None:
         return None
     return int(text) if text.strip().isdigit() else text
+
+
 ParallelOption = Annotated[
-    Optional[str],
+    Optional[choices.Parallel],
     typer.Option(
         "--parallel",
-        help="Under torchrun: data (default; each process a shard of the data, every HVP all-reduced) or samples "
-        "(the weight samples split across processes, each on the whole data). No effect in one process.",
+        parser=one_of(choices.Parallel),
+        help="Under torchrun: " + choice_help("parallel", choices.Parallel, {
+            "data": "each process a shard of the data, every HVP all-reduced",
+            "samples": "the weight samples split across processes, each on the whole data"})
+        + ". No effect in one process.",
     ),
 ]
 Strict = Annotated[
@@ -248,7 +338,8 @@ SchedulerSet = Annotated[
     typer.Option("--schedulers", help="default (7 schedulers from 1e-3) or paper-code (the authors' 8 from 1e-2)."),
 ]
 Preset = Annotated[
-    Optional[str], typer.Option("--preset", help="One of the paper's setups (see README); other options override it.")
+    Optional[str],
+    typer.Option("--preset", help="One of the paper's setups (docs/compare.md); other options override it."),
 ]
 Quick = Annotated[
     bool,
@@ -273,6 +364,8 @@ Write = Annotated[
     bool, typer.Option("--write", help="Set the key to α in place (the rest of the file, comments included, is kept).")
 ]
 Format = Annotated[
-    Optional[str],
-    typer.Option("--format", help="rich, json or github (default: github when GITHUB_ACTIONS=true, else rich)."),
+    Optional[choices.ReportFormat],
+    typer.Option("--format", parser=one_of(choices.ReportFormat),
+                 help=listed(choices.REPORT_FORMATS, None, last=" or ")
+                 + " (default: github when GITHUB_ACTIONS=true, else rich)."),
 ]

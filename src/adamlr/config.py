@@ -35,7 +35,8 @@ from adamlr.choices import (
     SubsetChoice,
     WeightDistribution,
 )
-from adamlr.errors import ConfigError, did_you_mean, name_of, one_line, shorten
+from adamlr.errors import ConfigError, did_you_mean, name_of, not_one_of, one_line, shorten
+from adamlr.losses import unknown_loss
 
 MAX_SEED = 2**64  # torch.manual_seed's range
 
@@ -156,16 +157,8 @@ def field_problem(name: str, value: Any) -> str | None:
     if name in CHOICES:
         ok = isinstance(value, str) and (value in CHOICES[name] or (name == "device" and value.startswith("cuda:")))
         if not ok:
-            hint = did_you_mean(value, CHOICES[name])
-            return f"{name}: expected one of {', '.join(CHOICES[name])}, found {shorten(value)}{hint}"
+            return f"{name}: {not_one_of(value, CHOICES[name])}"
     return None
-
-
-def unknown_loss(name: str) -> str:
-    """The problem with a loss name that is none of the built-in ones (with its did-you-mean)."""
-    names = (*LOSS_NAMES, *OWN_LOSSES)
-    return (f"loss: expected one of {', '.join(names)} or an import path 'pkg.mod:fn', found {shorten(name)}"
-            f"{did_you_mean(name, names)}")
 
 
 def _layout_mismatch(name: str, value: Any) -> str | None:

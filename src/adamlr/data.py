@@ -15,8 +15,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, IterableDataset, default_collate
 
 from adamlr.batch import Batch, BatchLayout, split
-from adamlr.errors import DataError
-from adamlr.loading import call_user
+from adamlr.errors import DataError, call_user
 
 __all__ = ["EXPECTED", "Batch", "BatchLayout", "BatchSource", "Picker", "as_batches", "is_batch_iterable",
            "is_data_factory", "is_map_dataset"]

@@ -1,14 +1,15 @@
 """adamlr under ``torch.distributed`` (torchrun, ``srun``): the process group, a communicator, failing together.
 
 A run is distributed when the launcher sets ``WORLD_SIZE > 1`` (torchrun does, and so does
-``srun`` with the environment of the README's example). :func:`session` then initialises
+``srun`` with the environment of docs/distributed.md's example). :func:`session` then initialises
 the default process group from the environment (``env://``): NCCL for CUDA tensors and
 Gloo for CPU tensors when a GPU is present, Gloo alone otherwise, with each rank on
 ``cuda:LOCAL_RANK``; it tears the group down on the way out. Without a launcher every
 :class:`Communicator` operation is the identity and nothing here runs.
 
-Failing together: a rank that raises posts its exit code and one-line message to the
-process group's key-value store, leaves the group (so that a rank waiting for it in a
+Failing together: a rank that raises posts its exit code and one-line message to a
+key-value store the run owns (:func:`_own_store`: a ``TCPStore`` rank 0 hosts on a free port,
+announced to the other ranks through the process group), leaves the group (so that a rank waiting for it in a
 collective gets an error at once rather than at the timeout) and waits a few seconds for
 rank 0 to acknowledge. Rank 0, on any failure of its own or of a collective, reads the
 posted messages and raises one :class:`~adamlr.errors.DistributedError` naming the rank
@@ -140,10 +141,10 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 
 def _key(name: str) -> str:
-    return f"adamlr/{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}/{name}"
+    return f"adamlr/{name}"  # the store is the run's own, made afresh by each (re)started run
 
 
-def _post(store: Any, rank: int, exc: BaseException) -> None:
+def _post(store: dist.Store, rank: int, exc: BaseException) -> None:
     """Post this rank's failure for rank 0 to report (best effort: the store may be gone)."""
     code = exc.exit_code if isinstance(exc, AdamlrError) else 1
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -153,7 +154,7 @@ def _post(store: Any, rank: int, exc: BaseException) -> None:
         pass
 
 
-def _peer_error(store: Any, size: int, wait: float) -> DistributedError | None:
+def _peer_error(store: dist.Store, size: int, wait: float) -> DistributedError | None:
     """The earliest error another rank posted, waiting up to ``wait`` seconds for one to appear."""
     deadline = time.monotonic() + wait
     while True:
@@ -172,7 +173,7 @@ def _peer_error(store: Any, size: int, wait: float) -> DistributedError | None:
         time.sleep(0.05)
 
 
-def _main_failure(exc: BaseException, store: Any, size: int) -> BaseException:
+def _main_failure(exc: BaseException, store: dist.Store, size: int) -> BaseException:
     """What rank 0 reports: its own error if it has one, else the error another rank posted."""
     if isinstance(exc, (AdamlrError, KeyboardInterrupt)):
         return exc
@@ -187,7 +188,7 @@ def _main_failure(exc: BaseException, store: Any, size: int) -> BaseException:
     return exc
 
 
-def _leave(store: Any, rank: int, exc: BaseException) -> DistributedError:
+def _leave(store: dist.Store, rank: int, exc: BaseException) -> DistributedError:
     """A rank other than 0 failed: post, leave the group so rank 0 stops waiting, wait for its acknowledgement."""
     _post(store, rank, exc)
     try:
@@ -210,6 +211,31 @@ def _init() -> None:
                             timeout=timedelta(seconds=timeout_seconds()))
 
 
+def _own_store(comm: Communicator) -> dist.Store:
+    """A key-value store of this run's, for its failure messages: rank 0 hosts it, the others connect.
+
+    Rank 0 lets the system pick a free port and broadcasts it over the process group, so no
+    port beyond the launcher's needs to be agreed on; the others reach it at ``$MASTER_ADDR``.
+
+    Raises:
+        DistributedError: the port could not be shared (another rank is gone already).
+    """
+    timeout = timedelta(seconds=timeout_seconds())
+    host = os.environ.get("MASTER_ADDR", "127.0.0.1")
+    port = torch.zeros(1, dtype=torch.int64)
+    try:
+        if comm.is_main:
+            store = dist.TCPStore(host, 0, None, True, timeout, wait_for_workers=False)
+            port[0] = store.port
+        dist.broadcast(port, src=0)  # a CPU tensor: Gloo carries it, with or without a GPU
+        if not comm.is_main:
+            store = dist.TCPStore(host, int(port[0]), None, False, timeout)
+    except RuntimeError as exc:  # dist.DistError and the store's connection errors are RuntimeErrors
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DistributedError(f"expected every process of the distributed run to start, found: {first}") from None
+    return store
+
+
 @contextmanager
 def session() -> Iterator[Communicator]:
     """The distributed run, when a launcher started one: init, fail together, tear down.
@@ -227,7 +253,11 @@ def session() -> Iterator[Communicator]:
         return
     _init()
     comm = Communicator.current()
-    store = dist.distributed_c10d._get_default_store()
+    try:
+        store = _own_store(comm)
+    except DistributedError:
+        dist.destroy_process_group()
+        raise
     main_thread = comm.is_main and threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
     try:

@@ -1,4 +1,4 @@
-"""Exception types raised by the adamlr library.
+"""Exception types raised by the adamlr library, and :func:`call_user`, which turns the user's into one.
 
 The library never prints and never exits: it raises one of these. Only the CLI
 turns them into one line on stderr and the exit code carried by the class.
@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import difflib
 import reprlib
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+T = TypeVar("T")
 MAX_PROBLEMS = 20  # problems a ConfigError's message lists; a message never grows with the size of the input
 
 
@@ -113,6 +116,22 @@ class Interrupted(ResultError):
     exit_code = 130
 
 
+def call_user(fn: Callable[..., T], what: str, *args: Any) -> T:
+    """Call user code, turning any exception it raises into one :class:`UserCodeError`.
+
+    Args:
+        fn: the user's callable.
+        what: how to name it in the message, e.g. ``"model factory mypkg:make_net"``.
+        *args: positional arguments for ``fn``.
+    """
+    try:
+        return fn(*args)
+    except AdamlrError:  # adamlr's own error from inside (e.g. a factory adamlr wrapped): already clear
+        raise
+    except Exception as exc:
+        raise UserCodeError(f"{what} raised {type(exc).__name__}: {exc}") from exc
+
+
 def did_you_mean(word: object, choices: object) -> str:
     """``"; did you mean 'epochs'?"`` when ``word`` is a near miss of one of ``choices`` (difflib), else ``""``."""
     names = [str(c) for c in choices] if isinstance(choices, (list, tuple, set, frozenset, dict)) else []
@@ -120,6 +139,15 @@ def did_you_mean(word: object, choices: object) -> str:
         return ""
     close = difflib.get_close_matches(word, [n for n in names if len(n) <= 100], n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def not_one_of(value: object, choices: tuple[str, ...]) -> str:
+    """What is wrong with ``value``, which is none of ``choices``: the choices, the value, its did-you-mean.
+
+    >>> not_one_of("lanzcos", ("lanczos", "power"))
+    "expected one of lanczos, power, found 'lanzcos'; did you mean 'lanczos'?"
+    """
+    return f"expected one of {', '.join(choices)}, found {shorten(value)}{did_you_mean(value, choices)}"
 
 
 class _BoundedRepr(reprlib.Repr):

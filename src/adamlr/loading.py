@@ -1,7 +1,7 @@
 """Resolve ``"package.module:attr"`` or ``"path/to/file.py:attr"`` to a Python object.
 
 Only this module imports user code by path. It never calls what it loads; callers
-decide what to call and wrap the user's exceptions (see :func:`call_user`).
+decide what to call and wrap the user's exceptions (see :func:`adamlr.errors.call_user`).
 """
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ import importlib
 import importlib.util
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from adamlr.errors import AdamlrError, LoadError, UserCodeError, did_you_mean, shorten
+from adamlr.errors import LoadError, UserCodeError, did_you_mean, shorten
+from adamlr.losses import LossFn, LossSpec, resolve_loss
 
-T = TypeVar("T")
 MAX_SPEC = 1000  # characters: an import path longer than this is not one (and is not echoed whole)
 
 
@@ -135,17 +135,19 @@ def describe(obj: Any) -> str:
     return f"{module}:{name}" if module else name
 
 
-def call_user(fn: Callable[..., T], what: str, *args: Any) -> T:
-    """Call user code, turning any exception it raises into one :class:`UserCodeError`.
+def load_loss(loss: str | LossFn) -> tuple[LossSpec, str]:
+    """The loss a setting names, and its display name: a built-in or own-loss name, a callable, or an import path.
 
-    Args:
-        fn: the user's callable.
-        what: how to name it in the message, e.g. ``"model factory mypkg:make_net"``.
-        *args: positional arguments for ``fn``.
+    Names and callables are :func:`adamlr.losses.resolve_loss`'s; an import path ``"pkg.mod:fn"`` (or
+    ``"file.py:fn"``) is imported here, the one module that imports user code by path.
+
+    Raises:
+        ConfigError: an unknown name (no ':' in it).
+        LoadError: a path that names nothing callable.
     """
-    try:
-        return fn(*args)
-    except AdamlrError:  # adamlr's own error from inside (e.g. a factory adamlr wrapped): already clear
-        raise
-    except Exception as exc:
-        raise UserCodeError(f"{what} raised {type(exc).__name__}: {exc}") from exc
+    if not isinstance(loss, str) or ":" not in loss:
+        return resolve_loss(loss)
+    fn = load_object(loss)
+    if not callable(fn):
+        raise LoadError(f"expected {shorten(loss)} to be a function fn(outputs, targets), found {type(fn).__name__}")
+    return fn, loss

@@ -18,10 +18,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from adamlr.choices import OWN_LOSSES, OwnLoss
-from adamlr.config import unknown_loss
-from adamlr.errors import ConfigError, DataError, InputError, LoadError, shorten
-from adamlr.loading import load_object
+from adamlr.choices import LOSS_NAMES, OWN_LOSSES, OwnLoss
+from adamlr.errors import ConfigError, DataError, InputError, did_you_mean, shorten
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 LossSpec = LossFn | OwnLoss
@@ -54,12 +52,11 @@ def resolve_loss(loss: str | LossFn) -> tuple[LossSpec, str]:
     """Return the loss (a function, or the name of a loss the model computes) and its display name.
 
     Args:
-        loss: one of :data:`LOSSES`' names, ``model`` or ``training_step``, an import path
-            ``"pkg.mod:fn"``, or a callable.
+        loss: one of :data:`LOSSES`' names, ``model`` or ``training_step``, or a callable. An
+            import path ``"pkg.mod:fn"`` is user code: :func:`adamlr.loading.load_loss` imports it.
 
     Raises:
-        ConfigError: an unknown name (no ':' in it).
-        LoadError: a path that names nothing callable.
+        ConfigError: an unknown name, or an import path.
     """
     if callable(loss):
         return loss, getattr(loss, "__name__", type(loss).__name__)
@@ -69,10 +66,15 @@ def resolve_loss(loss: str | LossFn) -> tuple[LossSpec, str]:
         return loss, loss
     if ":" not in loss:  # a name, mistyped: a usage error (exit 2), as a bad --weights or --device is
         raise ConfigError("invalid settings", [unknown_loss(loss)])
-    fn = load_object(loss)
-    if not callable(fn):
-        raise LoadError(f"expected {shorten(loss)} to be a function fn(outputs, targets), found {type(fn).__name__}")
-    return fn, loss
+    raise ConfigError("invalid settings", [f"loss: {shorten(loss)} is an import path, which "
+                                           "adamlr.loading.load_loss imports (this function takes names)"])
+
+
+def unknown_loss(name: str) -> str:
+    """The problem with a loss name that is none of the built-in ones (with its did-you-mean)."""
+    names = (*LOSS_NAMES, *OWN_LOSSES)
+    return (f"loss: expected one of {', '.join(names)} or an import path 'pkg.mod:fn', found {shorten(name)}"
+            f"{did_you_mean(name, names)}")
 
 
 def _kind(value: Any) -> str:

@@ -12,9 +12,9 @@ from torch import nn
 from adamlr.batch import BatchLayout
 from adamlr.choices import OWN_LOSSES, DtypeName, NormMode
 from adamlr.data import BatchSource, as_batches
-from adamlr.errors import ModelError, UsageError
-from adamlr.loading import call_user, describe, load_object
-from adamlr.losses import LossFn, resolve_loss
+from adamlr.errors import ModelError, UsageError, call_user
+from adamlr.loading import describe, load_loss, load_object
+from adamlr.losses import LossFn
 from adamlr.objective import Objective, Params, batch_statistics_layers, trainable_parameters, working_copy
 from adamlr.rng import preserved_rng, seed_all
 
@@ -166,7 +166,7 @@ def prepare(model: Any, data: Any, loss: str | LossFn, *, device: str, dtype: Dt
     """
     dev = resolve_device(device)
     torch_dtype = TORCH_DTYPES[dtype]
-    loss_fn, loss_name = resolve_loss(loss)
+    loss_fn, loss_name = load_loss(loss)
     user_model, factory, model_name = build_model(model, seed)
     work, warnings = working_copy(user_model, dev, torch_dtype, norm_mode)
     if data is None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from adamlr.samples import SampleResult
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # a type only: the base layer imports nothing above it at run time
+    from adamlr.samples import SampleResult
 
 
 class Progress:

@@ -26,10 +26,10 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, DistributedSampler, Subset
 
+from adamlr.batch import Batch
 from adamlr.data import BatchSource, is_batch_iterable, is_data_factory, is_map_dataset
 from adamlr.distributed import Communicator
-from adamlr.errors import UsageError
-from adamlr.loading import call_user
+from adamlr.errors import UsageError, call_user
 from adamlr.objective import Objective
 
 BATCH_SIZE_NEEDS_SAMPLES = ("expected --parallel samples with --batch-size, found --parallel data (a rank holds only "
@@ -131,34 +131,56 @@ class ShardedBatches(BatchSource):
     """A rank's batches (iterated as the local :class:`BatchSource`) reporting the global counts.
 
     ``n_examples`` and ``n_batches`` are over all ranks, so ``Objective.weighted_losses``
-    weights a local batch by n_b / n; ``local_examples`` is this rank's count.
+    weights a local batch by n_b / n; ``local_examples`` is this rank's count. The local
+    source does the work (its batches, kept or streamed, split by its layout); this one
+    only reports the counts, and refuses random batches (a rank holds only its shard).
     """
 
-    def __init__(self, local: BatchSource, n_examples: int, n_batches: int) -> None:  # noqa: D107
-        self.__dict__.update(local.__dict__)  # the local source's state: its batches, device, dtype, …
+    def __init__(self, local: BatchSource, n_examples: int, n_batches: int) -> None:
+        # Not BatchSource.__init__: that would make another pass over the data the local source has counted.
+        self.local = local
+        self.description, self.device, self.dtype = local.description, local.device, local.dtype
+        self.keep_bytes, self.chunked, self.layout = local.keep_bytes, local.chunked, local.layout
+        self.random_access = None
         self.local_examples = local.n_examples
         self.n_examples, self.n_batches = n_examples, n_batches
-        self.random_access = None
+
+    def __iter__(self) -> Iterator[Batch]:
+        """The local batches, in the shard's order."""
+        return iter(self.local)
+
+    def make_batch(self, raw: Any, index: int = 0) -> Batch:
+        """A batch as the user's data gives it, made by the local source."""
+        return self.local.make_batch(raw, index)
+
+    @property
+    def kept_in_memory(self) -> bool:
+        """Whether the local batches are held on the device."""
+        return self.local.kept_in_memory
 
     def random_batch(self, size: int, generator: torch.Generator) -> BatchSource:
         raise UsageError(BATCH_SIZE_NEEDS_SAMPLES)
 
 
 class ShardedObjective(Objective):
-    """L(w) over data sharded across ranks: local sums weighted by n_b / n, summed by all-reduce."""
+    """L(w) over data sharded across ranks: local sums weighted by n_b / n, summed by all-reduce.
 
-    comm: Communicator
+    Args:
+        objective: the rank's objective on its shard (its model, loss and output are shared, not copied).
+        batches: the rank's batches with the global counts.
+        comm: the ranks' communicator.
+    """
+
+    def __init__(self, objective: Objective, batches: ShardedBatches, comm: Communicator) -> None:
+        super().__init__(objective.module, objective.loss_fn, batches, objective.loss_name, objective.output)
+        self.comm = comm
 
     @classmethod
     def of(cls, objective: Objective, comm: Communicator) -> ShardedObjective:
         """Wrap a rank's objective; counts the global examples and batches (one all-reduce)."""
         local = objective.batches
         counts = comm.all_reduce_sum(torch.tensor([local.n_examples, local.n_batches], dtype=torch.int64))
-        sharded = cls.__new__(cls)
-        sharded.__dict__.update(objective.__dict__)  # whatever the objective holds (module, loss, …)
-        sharded.batches = ShardedBatches(local, int(counts[0]), int(counts[1]))
-        sharded.comm = comm
-        return sharded
+        return cls(objective, ShardedBatches(local, int(counts[0]), int(counts[1])), comm)
 
     def reduce(self, tensor: torch.Tensor) -> torch.Tensor:
         """The sum over ranks (in place)."""

@@ -28,8 +28,7 @@ from adamlr.config import Settings
 from adamlr.data import BatchSource, as_batches
 from adamlr.errors import DataError, UsageError
 from adamlr.estimation import estimate
-from adamlr.loading import describe, load_object
-from adamlr.losses import resolve_loss
+from adamlr.loading import describe, load_loss, load_object
 from adamlr.problem import TORCH_DTYPES, build_model, layout_for, load_batches, resolve_device, training_data
 from adamlr.progress import Progress
 from adamlr.rng import preserved_rng
@@ -184,7 +183,7 @@ def _sources(cs: CompareSettings, device: torch.device, dtype: torch.dtype
 def _run_compare(cs: CompareSettings, store: Store, force: bool, progress: CompareProgress) -> dict[str, Any]:
     device, dtype = resolve_device(cs.device), TORCH_DTYPES[cs.dtype]
     store.check_same(_fingerprint(cs), force)
-    loss_fn, loss_name = resolve_loss(cs.loss)
+    loss_fn, loss_name = load_loss(cs.loss)
     train_data, stream, batching, text = _sources(cs, device, dtype)
     test_data = load_batches(cs.test_data, device=device, dtype=dtype, layout=train_data.layout) \
         if cs.test_data is not None else None

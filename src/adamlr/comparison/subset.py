@@ -17,7 +17,8 @@ from torch.utils.data import DataLoader, RandomSampler
 from torch.utils.data import Subset as TorchSubset
 
 from adamlr.data import is_batch_iterable, is_data_factory, is_map_dataset
-from adamlr.loading import call_user, describe, load_object
+from adamlr.errors import call_user
+from adamlr.loading import describe, load_object
 
 
 def _rows(batch: Any) -> int:

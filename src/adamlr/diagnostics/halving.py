@@ -1,4 +1,7 @@
-"""The ``probe_halving`` rule: the paper's α halved until a short full-batch probe from w0 descends.
+"""The ``probe_halving`` rule: the paper's α halved until a short probe from w0 descends.
+
+The probes step on the user's batches as every probe does (:mod:`adamlr.diagnose`; full batch
+with ``--exact`` or on data given as tensors or a Dataset).
 
 Kept for continuity with earlier reports; ``docs/recommendation.md`` measures it beside the
 default ``search`` rule. It only ever lowers α, so it cannot help where α is too small.

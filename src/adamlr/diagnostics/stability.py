@@ -125,8 +125,9 @@ def adam_stability(objective: Objective, params: Params, lr: float | None = None
 
     Read the limit as information, not a verdict on a rate: how P is formed moves it a lot
     (warm-up length and rate, and ε: where the gradient is tiny, P ≈ (1 − β₁ᵗ)·ε), and the
-    best constant rates measured on small MLPs were 5×–34× *above* this initial limit
-    (design.md: Adam runs above it and settles). The probe is the verdict.
+    best constant rates of the setups in docs/recommendation.md lie 0.28× to 11.6× this
+    initial limit (α*/lr_limit there): a rate above it may well train, as Adam's
+    preconditioner adapts. The probe is the verdict.
 
     Cost: ``warmup_steps`` full-data gradients, one gradient graph, up to ``max_iter``
     Hessian-vector products.
