@@ -49,8 +49,8 @@ class CostSetup:
 
 R, LM, S = "sample_models.realistic:", "sample_models.language:", "sample_models.setups:"
 SETUPS = {
-    "mlp60k": CostSetup("mlp60k", "MLP 784-1024-1024-10, 60,000 Fashion-MNIST images, batches of 128", R + "fashion_mlp",
-                        R + "fashion_loader", 10),
+    "mlp60k": CostSetup("mlp60k", "MLP 784-1024-1024-10, 60,000 Fashion-MNIST images, batches of 128",
+                        R + "fashion_mlp", R + "fashion_loader", 10),
     "resnet18": CostSetup("resnet18", "torchvision ResNet-18, 10,000 synthetic 32×32 images, batches of 128",
                           R + "resnet18", R + "images_loader", 10),
     "char_lm": CostSetup("char_lm", "causal transformer LM (3 × 64), 16,384 windows of 32, batches of 64",

@@ -58,10 +58,9 @@ def make_data() -> tuple[torch.Tensor, torch.Tensor]:
 def _worker(args: argparse.Namespace) -> None:
     """Runs on every rank under torchrun; rank 0 writes the timings to --out."""
     from adamlr import estimate
-    from adamlr.config import Settings
     from adamlr.distributed import session
     from adamlr.hvp import HessianOperator
-    from adamlr.parallel import _prepare
+    from adamlr.problem import prepare
     from adamlr.sampling import sample_weights
     from adamlr.sharding import ShardedObjective, Sharder
 
@@ -69,9 +68,9 @@ def _worker(args: argparse.Namespace) -> None:
     model, data = f"{HERE}:make_model", f"{HERE}:make_data"
     with session() as comm:
         settings_kw: dict[str, Any] = dict(epochs=10, samples=args.samples, max_iter=args.max_iter, seed=0,
-                                           device="cpu", probe_steps=10)
-        problem = _prepare(model, data, Settings(**settings_kw), comm,
-                           shard=Sharder(comm.rank, comm.size) if comm.size > 1 else None)
+                                           device="cpu", probe_steps=10, subset="all")  # data-parallel: all
+        problem = prepare(model, data, "cross_entropy", device=comm.device_name("cpu"), dtype="float32", seed=0,
+                          shard=Sharder(comm.rank, comm.size) if comm.size > 1 else None)
         objective = ShardedObjective.of(problem.objective, comm) if comm.size > 1 else problem.objective
         timed = _TimedCommunicator(comm)
         if isinstance(objective, ShardedObjective):

@@ -1,4 +1,4 @@
-"""The cost benchmark's realistic setups: each epoch takes at least ~10 s on one CPU thread, so fixed costs don't decide.
+"""The cost benchmark's realistic setups: an epoch takes ~10 s or more on one CPU thread, so fixed costs don't decide.
 
 * an MLP 784-1024-1024-10 on all 60,000 Fashion-MNIST training images, shuffled batches of 128;
 * torchvision's ResNet-18 (10 classes, random weights) on 10,000 synthetic 32×32 images, batches of 128;

@@ -169,7 +169,8 @@ def test_subset_growth_stops_when_the_norm_settles_and_samples_use_that_subset()
     spec = SolveSpec(samples=3, subset="auto", accuracy=0.1, tol=1e-8, max_iter=60)
     outcome = run(problem, spec)
     sizes = [m for m, _ in outcome.growth]
-    assert sizes[0] == START_EXAMPLES and all(b == 2 * a for a, b in zip(sizes, sizes[1:])) and outcome.examples == sizes[-1]
+    assert sizes[0] == START_EXAMPLES and all(b == 2 * a for a, b in zip(sizes, sizes[1:]))
+    assert outcome.examples == sizes[-1]
     norms = [h for _, h in outcome.growth]
     assert abs(norms[-1] - norms[-2]) <= 0.05 * norms[-1]
     assert all(s.examples == outcome.examples for s in outcome.samples) and outcome.total_examples == 6000
@@ -219,6 +220,7 @@ def test_the_draw_stop_reads_only_the_samples():
     spec = SolveSpec(samples=10, adaptive=True, accuracy=0.1, budget=2 * work(100, 5) + 1)
     assert draw_stop([s(0, 1.0)], spec) is None
     assert draw_stop([s(0, 1.0), s(1, 0.95)], spec) == "budget"  # a third sample would pass the budget
-    assert draw_stop([s(0, 1.0), s(1, 0.5)], spec) is None  # disagreeing samples: on, budget or not
+    assert draw_stop([s(0, 1.0), s(1, 0.5)], spec) is None  # two that disagree: a third, budget or not
+    assert draw_stop([s(0, 1.0), s(1, 0.5), s(2, 0.7)], spec) == "budget"  # three: the budget ends the draw
     assert draw_stop([s(0, 1.0), s(1, 0.95), s(2, 0.97)], SolveSpec(samples=10, adaptive=True)) == "settled"
     assert draw_stop([s(0, 1.0), s(1, 0.95)], SolveSpec(samples=10, adaptive=False)) is None

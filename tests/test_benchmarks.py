@@ -1,5 +1,6 @@
 """CI's smoke run of the benchmark scripts: they run, and print the ratios they promise."""
 
+import json
 import re
 import subprocess
 import sys
@@ -40,9 +41,22 @@ def test_hvp_cost_benchmark_small():
 def test_recommend_benchmark_quick(tmp_path):
     out, figure = tmp_path / "recommend.json", tmp_path / "recommend.png"
     text = run("benchmarks/recommend.py", "--quick", "--out", str(out), "--figure", str(figure))
-    assert "### α_rule / α*" in text and "### Summary: holdout setups" in text
-    assert re.search(r"^\| paper\s+\| [\d.]+\s+\| \d+/4\s+\| \d+/4 ", text, re.M)  # the paper's summary row
+    assert "### Rate ÷ α* per setup" in text and "### Summary: holdout setups" in text
+    rows = dict(re.findall(r"^\| (search|paper|torch_lr_finder|best constant \(tune\)) \| (\d+/4) \| \d+/4 \|", text, re.M))
+    assert set(rows) == {"search", "paper", "torch_lr_finder", "best constant (tune)"}  # each summarised over all 4
+    data = json.loads(out.read_text())
+    assert len(data["setups"]) == 4 and {s["setup"]["split"] for s in data["setups"]} == {"tune", "holdout"}
+    assert all({"search", "paper", "paper_exact", "torch_lr_finder", "lightning_lr_find"} <= set(s["rates"])
+               for s in data["setups"])
     assert out.is_file() and (figure.is_file() or "no figure: matplotlib" in text)
+
+
+@pytest.mark.slow
+def test_cost_benchmark_quick():
+    """benchmarks/cost.py prints the estimate against one epoch and one run, and the memory ratio, side by side."""
+    text = run("benchmarks/cost.py", "--quick")
+    assert re.search(r"default estimate [\d.]+ s = [\d.]+ epochs = [\d.]+ runs", text)
+    assert re.search(r"peak memory above imports: default \d+ MiB, whole-data procedure \(2 products\) \d+ MiB", text)
 
 
 @pytest.mark.slow

@@ -24,7 +24,7 @@ def test_readme_demo_on_digits():
                          timeout=600, env={**os.environ, "PYTHONWARNINGS": "ignore"})
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
-    assert result["data"]["examples"] == 1797 and result["accuracy"]["hessian_examples"] == 1797
+    assert result["data"]["examples"] == 1797 and 128 <= result["accuracy"]["hessian_examples"] <= 1797
     samples = len(result["samples"])  # the adaptive draw (README, docs/how-it-works.md): 3 to 10
     assert 3 <= samples <= 10 and (samples == 10) == (result["accuracy"]["samples_stop"] == "all drawn")
     assert result["all_converged"]

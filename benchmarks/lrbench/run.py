@@ -115,7 +115,8 @@ class Benchmark:
         setups = []
         for m in self.measured:
             finals = {f"{r:.4g}": (x if math.isfinite(x) else None) for r, x in m.finals().items()}
-            setups.append({"setup": vars(m.setup) | {"steps": m.prepared.steps}, "initial_loss": m.prepared.initial_loss,
+            setups.append({"setup": vars(m.setup) | {"steps": m.prepared.steps},
+                           "initial_loss": m.prepared.initial_loss,
                            "best_rate": m.grid.best_rate, "best_loss": m.grid.best.final_loss, "grid": finals,
                            "rates": {k: v.to_dict() for k, v in m.rates.items()}, "run_seconds": m.run_seconds,
                            "seconds": m.seconds})

@@ -67,7 +67,9 @@ class Score:
     cost_runs: float | None
 
     def to_dict(self) -> dict[str, Any]:
-        inf = (lambda x: x if x is None or math.isfinite(x) else None)
+        def inf(x: float | None) -> float | None:
+            return x if x is None or math.isfinite(x) else None
+
         return {"rule": self.rule, "setup": self.setup, "rate": self.rate, "ratio": self.ratio,
                 "final_loss": inf(self.final_loss), "regret": inf(self.regret), "good": self.good,
                 "within_3x": self.within, "cost_runs": self.cost_runs}

@@ -32,8 +32,8 @@ def setups_table(result: Benchmark) -> str:
         s = m.setup
         finals = m.finals()
         best = m.grid.best.final_loss
-        goods = [r for r, x in finals.items() if math.isfinite(x) and (x <= GOOD_RATIO * best or
-                                                                        x <= GOOD_ABSOLUTE * abs(m.prepared.initial_loss))]
+        floor = max(GOOD_RATIO * best, GOOD_ABSOLUTE * abs(m.prepared.initial_loss))
+        goods = [r for r, x in finals.items() if math.isfinite(x) and x <= floor]
         band = f"{min(goods):.2g}–{max(goods):.2g}" if goods else "—"
         rows.append([s.name, s.dimension, s.split, str(m.prepared.steps), str(s.batch_size or "full"),
                      number(m.grid.best_rate), band, number(m.prepared.initial_loss), number(best),

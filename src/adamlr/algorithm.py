@@ -14,10 +14,10 @@ The kernel sizes the work to the answer (:class:`SolveSpec`):
   eigenvalue, so the growth measures the bias it stops at.
 * **the samples**: with ``spec.adaptive``, the draw stops after at least :data:`MIN_SAMPLES` once
   every sample's ‖H‖ lies within ``spec.accuracy`` of their maximum (:func:`settled`): further
-  draws from so tight a distribution cannot move K̂ by more than that; past the budget, two
-  samples that agree so are enough (``budget``). Samples that do not agree are drawn up to N,
-  budget or not. A factory that returns fixed weights (``weights="init"`` giving sample 1 =
-  sample 0) stops after one sample.
+  draws from so tight a distribution cannot move K̂ by more than that. Past the budget the draw
+  stops (``budget``) at two samples that agree so, or at :data:`MIN_SAMPLES` whatever their
+  spread, which the result reports (K̂ may then be low by up to about that spread). A factory that
+  returns fixed weights (``weights="init"`` giving sample 1 = sample 0) stops after one sample.
 * **each solve**: Lanczos to ``spec.tol``; sample j > 0 stops early, ``bounded``, once it cannot
   raise the running K̂ (:mod:`adamlr.stop_rules`).
 
@@ -252,7 +252,8 @@ def draw_stop(samples: Sequence[SampleResult], spec: SolveSpec) -> SamplesStop |
     spent = sum(work(s.examples or 0, s.iterations) for s in samples)
     per_sample = work(samples[-1].examples or 0, samples[-1].iterations)
     over = spec.budget is not None and spent + per_sample > spec.budget
-    return "budget" if over and settled(norms, spec.accuracy, minimum=2) else None
+    enough = settled(norms, spec.accuracy, minimum=2) or len(samples) >= MIN_SAMPLES
+    return "budget" if over and enough else None
 
 
 def identical_to_first(w0: Params, spec: SolveSpec, make_model: Callable[[], nn.Module] | None) -> bool:
