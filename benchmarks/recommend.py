@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import torch
+
 from lrbench.figure import plot_benchmark
 from lrbench.run import run_benchmark
 from lrbench.setups import QUICK_SETUPS, select_setups

@@ -42,7 +42,8 @@ def test_recommend_benchmark_quick(tmp_path):
     out, figure = tmp_path / "recommend.json", tmp_path / "recommend.png"
     text = run("benchmarks/recommend.py", "--quick", "--out", str(out), "--figure", str(figure))
     assert "### Rate ÷ α* per setup" in text and "### Summary: holdout setups" in text
-    rows = dict(re.findall(r"^\| (search|paper|torch_lr_finder|best constant \(tune\)) \| (\d+/4) \| \d+/4 \|", text, re.M))
+    rule = r"(search|paper|torch_lr_finder|best constant \(tune\))"
+    rows = dict(re.findall(rf"^\| {rule} \| (\d+/4) \| \d+/4 \|", text, re.M))
     assert set(rows) == {"search", "paper", "torch_lr_finder", "best constant (tune)"}  # each summarised over all 4
     data = json.loads(out.read_text())
     assert len(data["setups"]) == 4 and {s["setup"]["split"] for s in data["setups"]} == {"tune", "holdout"}

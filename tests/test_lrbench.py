@@ -1,5 +1,5 @@
-"""The recommendation benchmark's harness (benchmarks/lrbench): scoring, the fitted constant, the grid's widening,
-and the candidate replay's search against the library's search on the same probe curve."""
+"""The recommendation benchmark's harness (benchmarks/lrbench): the declared suite, scoring, the fitted constant and
+the grid's widening."""
 
 import math
 
