@@ -46,6 +46,21 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+BEGIN = "<!-- tables: python benchmarks/recommend.py --markdown docs/recommendation.md -->"
+END = "<!-- end of tables -->"
+
+
+def write_tables(path: Path, text: str) -> None:
+    """The tables between the page's markers (the rest of the page, its reading of them, is kept); else the tables."""
+    page = path.read_text() if path.is_file() else ""
+    if BEGIN in page and END in page:
+        head, rest = page.split(BEGIN, 1)
+        page = f"{head}{BEGIN}\n\n{text}\n\n{END}{rest.split(END, 1)[1]}"
+    else:
+        page = f"{BEGIN}\n\n{text}\n\n{END}\n"
+    path.write_text(page)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     torch.set_num_threads(1)  # small models: one thread is as fast, and immune to a loaded machine
@@ -63,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     text = report(result)
     print(text)
     if args.markdown:
-        Path(args.markdown).write_text(text + "\n")
+        write_tables(Path(args.markdown), text)
     print(f"\nwrote {out} ({result.seconds:.0f} s)")
     figure = args.figure or (None if args.quick or names else FIGURE)
     if figure:

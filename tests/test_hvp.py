@@ -80,5 +80,7 @@ def test_zero_curvature_gives_zero_product():
 def test_auto_mode_caches_small_data_and_measures_graph():
     obj, params = objective_for(f.tiny_mlp(), f.tiny_data())
     assert graph_bytes_per_example(obj, params) > 0
-    assert choose_mode("auto", obj, params) == "cached"
-    assert choose_mode("stream", obj, params) == "stream"
+    per_example = graph_bytes_per_example(obj, params)
+    assert choose_mode("auto", obj, per_example) == "cached"
+    assert choose_mode("stream", obj, per_example) == "stream"
+    assert choose_mode("auto", obj, 1e18) == "stream"  # a graph that cannot fit

@@ -52,7 +52,7 @@ MIN_SAMPLES = 3
 START_EXAMPLES = 128
 MAX_EXAMPLES = 16384
 HESSIAN_EPOCHS = 0.5  # the default's Hessian budget: half an epoch of gradients over the data …
-BUDGET_FLOOR = 2e10  # … or this many parameter × example products, whichever is larger (small problems: no limit)
+BUDGET_FLOOR_BYTES = 1e9  # … or as many example-gradients as move this many bytes of graph, if more (small problems)
 WARM_NOISE = 0.1  # share of a random vector mixed into a warm start, so no direction is missed
 SampleSink = Callable[[SampleResult], None]
 SamplesStop = Literal["all drawn", "settled", "identical", "budget"]
@@ -204,9 +204,11 @@ def work(examples: int, products: int) -> int:
     return examples * (1 + 2 * products)
 
 
-def hessian_budget(examples: int, parameters: int) -> float:
-    """The default's budget: :data:`HESSIAN_EPOCHS` of the data, or :data:`BUDGET_FLOOR` / parameters."""
-    return max(HESSIAN_EPOCHS * examples, BUDGET_FLOOR / max(parameters, 1))
+def hessian_budget(examples: int, graph_bytes_per_example: float) -> float:
+    """The default's budget in example-gradients: :data:`HESSIAN_EPOCHS` of the data, or, if more, as many as keep
+    :data:`BUDGET_FLOOR_BYTES` of gradient graph (a model's cost per example, deterministic, from the graph autograd
+    saves: :func:`adamlr.hvp.graph_bytes_per_example`), so that a small problem gets the whole accuracy it can."""
+    return max(HESSIAN_EPOCHS * examples, BUDGET_FLOOR_BYTES / max(graph_bytes_per_example, 1.0))
 
 
 def first_sample(objective: Objective, w0: Params, spec: SolveSpec, subsampler: Subsampler | None,

@@ -169,17 +169,18 @@ def memory_budget(device: torch.device) -> int:
         return 4 * 1024**3
 
 
-def choose_mode(requested: HvpRequest, objective: Objective, params: Params, examples: int | None = None) -> HvpMode:
+def choose_mode(requested: HvpRequest, objective: Objective, per_example: float, examples: int | None = None
+                ) -> HvpMode:
     """``cached`` when the data is held in memory and the full graph fits the budget, else ``stream``.
 
-    An explicit mode is taken as given, without measuring; ``auto`` measures the graph of
-    one batch (:func:`graph_bytes_per_example`) and scales it to the examples a solve takes:
-    ``examples`` (a subset, held in memory) or the whole data.
+    An explicit mode is taken as given; ``auto`` scales the graph of one example (``per_example``
+    bytes, :func:`graph_bytes_per_example`) to the examples a solve takes: ``examples`` (a subset,
+    held in memory) or the whole data.
     """
     if requested != "auto":
         return requested
     count = objective.local_examples if examples is None else min(examples, objective.local_examples)
-    graph_bytes = graph_bytes_per_example(objective, params) * count
+    graph_bytes = per_example * count
     held = objective.batches.kept_in_memory or count < objective.local_examples
     fits = held and graph_bytes <= memory_budget(objective.batches.device)
     return "cached" if fits else "stream"

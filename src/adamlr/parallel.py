@@ -45,6 +45,7 @@ from adamlr.objective import batch_statistics_layers
 from adamlr.pipeline import (
     Found,
     Run,
+    Start,
     begin,
     compute_and_finish,
     diagnostics_of,
@@ -130,7 +131,7 @@ def _sample_parallel(model: Any, data: Any, settings: Settings, progress: Progre
         if comm.is_main and cache is not None and found.key is not None:
             cache.append(found.key, dataclasses.asdict(sample))  # durable before anyone hears of it
 
-    outcome = _shared_samples(run, start.mode, found.finished, progress, comm, journal)
+    outcome = _shared_samples(run, start, found.finished, progress, comm, journal)
     result = None
     if comm.is_main:
         diagnostics = diagnostics_of(run, start, outcome, progress)
@@ -139,11 +140,11 @@ def _sample_parallel(model: Any, data: Any, settings: Settings, progress: Progre
     return shared
 
 
-def _shared_samples(run: Run, mode: Any, finished: dict[int, SampleResult], progress: Progress, comm: Communicator,
+def _shared_samples(run: Run, start: Start, finished: dict[int, SampleResult], progress: Progress, comm: Communicator,
                     journal: Callable[[SampleResult], None]) -> SamplesOutcome:
     """Sample 0 on every rank alike, then rounds of W samples, read in index order (module docstring)."""
     problem = run.problem
-    spec = dataclasses.replace(solve_spec(run.settings, mode, problem), early_stop=False)
+    spec = dataclasses.replace(solve_spec(run.settings, start, problem), early_stop=False)
     make_model = reinitializer(problem.factory, problem.user_model) if spec.weights == "init" else None
     objective, w0 = problem.objective, problem.initial_params
     rounds = spec.batches_per_sample if spec.batch_size else 1

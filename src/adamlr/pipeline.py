@@ -25,7 +25,7 @@ from adamlr.config import Settings
 from adamlr.diagnose import Diagnostics, diagnose, steps_per_epoch
 from adamlr.errors import Interrupted, NotConvergedError, NumericalError, ProbeRoseError
 from adamlr.formula import recommended_lr
-from adamlr.hvp import choose_mode
+from adamlr.hvp import choose_mode, graph_bytes_per_example
 from adamlr.initial import InitialLoss, measure_initial_loss
 from adamlr.notes import compose_warnings
 from adamlr.problem import Problem, Shard, prepare
@@ -94,7 +94,7 @@ def from_cache(run: Run, found: Found, cache: Cache) -> EstimateResult:
                                model={**stored.model, **names["model"]}, data={**stored.data, **names["data"]})
 
 
-def solve_spec(settings: Settings, mode: HvpMode, problem: Problem) -> SolveSpec:
+def solve_spec(settings: Settings, start: Start, problem: Problem) -> SolveSpec:
     """The kernel's spec from the settings: the default's budget (:func:`~adamlr.algorithm.hessian_budget`), the
     whole data when the data is sharded across processes, the paper's procedure with ``exact``."""
     objective = problem.objective
@@ -104,17 +104,18 @@ def solve_spec(settings: Settings, mode: HvpMode, problem: Problem) -> SolveSpec
         samples=settings.sample_count, adaptive=settings.samples is None and not settings.exact,
         subset="all" if sharded else settings.data_subset, weights=settings.weights, scale=settings.scale,
         method=settings.method, tol=settings.solver_tol, max_iter=settings.max_iter, seed=settings.seed,
-        batch_size=settings.batch_size, batches_per_sample=settings.batches_per_sample, hvp=mode,
-        budget=hessian_budget(objective.batches.n_examples, problem.n_params) if sized else None,
+        batch_size=settings.batch_size, batches_per_sample=settings.batches_per_sample, hvp=start.mode,
+        budget=hessian_budget(objective.batches.n_examples, start.graph_bytes) if sized else None,
     )
 
 
 @dataclass(frozen=True)
 class Start:
-    """What the samples start from: L(w0) and the Hessian-vector product mode."""
+    """What the samples start from: L(w0), the Hessian-vector product mode, the graph bytes of one example."""
 
     initial: InitialLoss
     mode: HvpMode
+    graph_bytes: float
 
 
 def begin(run: Run, progress: Progress) -> Start:
@@ -133,10 +134,11 @@ def begin(run: Run, progress: Progress) -> Start:
     if initial.value == 0.0:
         _refuse_constant_cross_entropy(problem)
     examples = None if settings.data_subset == "all" else MAX_EXAMPLES
-    mode: HvpMode = "cached" if settings.batch_size else choose_mode(settings.hvp, problem.objective,
-                                                                     problem.initial_params, examples)
+    per_example = graph_bytes_per_example(problem.objective, problem.initial_params)
+    mode: HvpMode = "cached" if settings.batch_size else choose_mode(settings.hvp, problem.objective, per_example,
+                                                                     examples)
     run.timed("initial_loss", started)
-    return Start(initial, mode)
+    return Start(initial, mode, per_example)
 
 
 def compute(run: Run, start: Start, found: Found, progress: Progress,
@@ -144,7 +146,7 @@ def compute(run: Run, start: Start, found: Found, progress: Progress,
     """Stage 3b: the weight samples (the kernel), journaled through ``on_sample``."""
     started = time.perf_counter()
     problem = run.problem
-    spec = solve_spec(run.settings, start.mode, problem)
+    spec = solve_spec(run.settings, start, problem)
     make_model = reinitializer(problem.factory, problem.user_model) if spec.weights == "init" else None
     try:
         return run_samples(problem.objective, problem.initial_params, spec, finished=found.finished,

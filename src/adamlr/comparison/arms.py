@@ -93,8 +93,10 @@ OPTIONAL = {
 
 
 def paper_arms(alpha: float, T: int, scheduler_options: dict[str, dict[str, Any]] | None = None,
-               base_lr: float | None = None, scheduler_set: str = "default") -> list[Arm]:
-    """adamlr's constant α, the schedulers of ``scheduler_set`` from ``base_lr``, and the four constants.
+               base_lr: float | None = None, scheduler_set: str = "default", paper_alpha: float | None = None
+               ) -> list[Arm]:
+    """adamlr's recommended constant rate, the paper's α (when it differs), the schedulers of ``scheduler_set``
+    from ``base_lr``, and the four constants.
 
     ``base_lr`` defaults to the set's own: 1e-3 for the seven default schedulers, 1e-2 for the
     authors' eight (``paper-code``).
@@ -103,6 +105,8 @@ def paper_arms(alpha: float, T: int, scheduler_options: dict[str, dict[str, Any]
     chosen = SCHEDULER_SETS[scheduler_set]
     start = chosen.base_lr if base_lr is None else base_lr
     arms = [Arm("adamlr", "adamlr", [alpha] * T)]
+    if paper_alpha is not None and paper_alpha != alpha:
+        arms.append(Arm("paper_alpha", "adamlr", [paper_alpha] * T))
     arms += [Arm(name, "scheduler", schedule_values(name, T, start, opts.get(name), scheduler_set),
                  options=opts.get(name, {})) for name in chosen.schedulers]
     arms += [Arm(f"const_{lr:g}", "constant", [lr] * T) for lr in CONSTANT_LRS]

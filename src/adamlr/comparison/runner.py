@@ -107,19 +107,20 @@ def _is_rate(value: Any) -> bool:
 
 
 def _alpha(cs: CompareSettings, seed: int, store: Store, force: bool, progress: CompareProgress
-           ) -> tuple[float, dict[str, Any]]:
-    """adamlr's α for this seed: --lr, the saved estimate, or a fresh estimate (saved)."""
+           ) -> tuple[float, float, dict[str, Any]]:
+    """adamlr's recommended rate and the paper's α for this seed: --lr (both), the saved estimate, or a fresh one."""
     if cs.lr is not None:
-        return cs.lr, {"lr": cs.lr, "source": "--lr"}
+        return cs.lr, cs.lr, {"lr": cs.lr, "source": "--lr"}
     name = f"estimate-seed{seed}.json"
     saved = None if force else store.read_json(name)
     if isinstance(saved, dict) and _is_rate(saved.get("lr")):  # anything else there is estimated again
-        return saved["lr"], saved
+        recommended = saved["recommended_lr"] if _is_rate(saved.get("recommended_lr")) else saved["lr"]
+        return float(recommended), float(saved["lr"]), saved
     settings = Settings(epochs=cs.epochs, samples=cs.samples, seed=seed, loss=cs.loss, device=cs.device,
                         dtype=cs.dtype, inputs=cs.inputs, targets=cs.targets, output=cs.output, **cs.estimate_options)
     result = estimate(cs.model, cs.data, settings=settings, progress=progress.estimating()).to_dict()
     store.write_json(name, result)
-    return result["lr"], result
+    return result["recommended_lr"], result["lr"], result
 
 
 def _range_suggestion(spec: TrainSpec, seed: int, store: Store, force: bool) -> float | None:
@@ -194,11 +195,11 @@ def _run_compare(cs: CompareSettings, store: Store, force: bool, progress: Compa
             module, factory, _ = build_model(cs.model, seed)
         state = {k: v.detach().clone() for k, v in module.state_dict().items()}
         make = factory or _copier(module)
-        alpha, estimates[seed] = _alpha(cs, seed, store, force, progress)
+        recommended, alpha, estimates[seed] = _alpha(cs, seed, store, force, progress)
         spec = TrainSpec(make, state, train_data, test_data, loss_fn, loss_name, cs.epochs,
                          cs.batch_size if isinstance(cs.batch_size, int) else None, device, dtype, batching, stream,
                          cs.output)
-        arms = paper_arms(alpha, cs.epochs, cs.schedulers, scheduler_set=cs.scheduler_set)
+        arms = paper_arms(recommended, cs.epochs, cs.schedulers, scheduler_set=cs.scheduler_set, paper_alpha=alpha)
         if cs.arms in ("all", "optional") or "lr_range_test" in cs.arms:
             arms += optional_arms(_range_suggestion(spec, seed, store, force), cs.epochs)
         selected = _select(arms, cs.arms)
