@@ -1,6 +1,6 @@
 """Hessian-vector products of Algorithm 2 with and without early stops, side by side in one run.
 
-    python benchmarks/early_stop.py                          # the README demo (mlp_digits on digits)
+    python benchmarks/early_stop.py                          # the demo (mlp_digits on digits)
     python benchmarks/early_stop.py --cases small,mlp3,lenet # + MLP 3×1000 and LeNet on mini Fashion-MNIST
     python benchmarks/early_stop.py --tight --warm            # + a --tol 1e-7 reference and the warm-start arm
 

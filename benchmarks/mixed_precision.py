@@ -12,7 +12,7 @@ For each of adamlr's gaussian weight samples (the solver's own start vector), si
 
 It prints products (float32 and bfloat16), wall time including each graph's construction, |θ| and the
 float32/mixed time ratio. Issue 12's "lower precision for early iterations" experiment; not adopted
-(README, "Benchmarks"). bfloat16 matrix products are fast only where the hardware has them (here: AMX).
+(docs/benchmarks.md). bfloat16 matrix products are fast only where the hardware has them (here: AMX).
 """
 
 from __future__ import annotations

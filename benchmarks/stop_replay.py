@@ -1,6 +1,6 @@
 """Stop rules for Algorithm 2 replayed on recorded Lanczos coefficients: products, K̂ and α per rule.
 
-    python benchmarks/stop_replay.py                            # the README demo (mlp_digits on digits)
+    python benchmarks/stop_replay.py                            # the demo (mlp_digits on digits)
     python benchmarks/stop_replay.py --cases small,mlp3,lenet   # + MLP 3×1000 and LeNet on mini Fashion-MNIST
     python benchmarks/stop_replay.py --records runs/replay      # keep the recordings, reuse them next time
 

@@ -3,8 +3,8 @@
 Nothing is downloaded: each model is built from a configuration with random weights, and the
 data is made up (token ids, images, points), so every factory runs offline in seconds. Each
 library is imported only by its own factories (``pip install transformers lightning timm``, or
-the project's ``dev`` extra, installs them). The README's section "Hugging Face, Lightning,
-torchvision, timm" runs one command on each::
+the project's ``dev`` extra, installs them). The section "Hugging Face, Lightning,
+torchvision, timm" of docs/cli.md runs one command on each::
 
     adamlr estimate --model sample_models.ecosystem:bert_tiny --data sample_models.ecosystem:token_loader \\
         --loss model --epochs 3

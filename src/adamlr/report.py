@@ -30,8 +30,8 @@ def human_bytes(n: float | None) -> str:
 
 RULE_NAMES_SHOWN = {"search": "the search rule: best of short probes on your batches",
                     "paper": "the paper's α", "probe_halving": "the paper's α halved until a probe descends"}
-BENCHMARK_LINE = ("On docs/recommendation.md's holdout setups the search rule's rate was within 3× of the grid's best "
-                  "constant on {search}, the paper's α on {paper}.")
+BENCHMARK_LINE = ("on docs/recommendation.md's 12 holdout setups the search rule's rate was within 3× of the best "
+                  "constant rate of a grid on 10 and good on 9; the paper's α on 7 and 5")
 
 
 def _facts(r: EstimateResult) -> Table:
@@ -180,7 +180,8 @@ def render(r: EstimateResult) -> RenderableType:
         head.append(f"   PARTIAL: {len(r.samples)} of {planned} samples", style="bold yellow")
     if r.probe is not None and r.probe.blew_up:
         head.append("   probe: the loss ROSE at this rate", style="bold red")
-    parts: list[RenderableType] = [Panel(head, expand=False), _facts(r), _diagnostics(r), _samples(r)]
+    parts: list[RenderableType] = [Panel(head, expand=False), Text(BENCHMARK_LINE, style="dim"), _facts(r),
+                                   _diagnostics(r), _samples(r)]
     for w in r.warnings:
         parts.append(Text(f"warning: {w}", style="yellow"))
     return Group(*parts)
