@@ -47,7 +47,7 @@ def test_the_demo_runs_from_the_wheel(installed):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not FASHION.is_dir(), reason="Debian's dataset-fashion-mnist is not installed (.ci/run installs it)")
+@pytest.mark.skipif(not FASHION.is_dir(), reason="Debian's dataset-fashion-mnist is not installed (.ci/run has it)")
 def test_a_preset_runs_from_the_wheel(installed):
     out = run_outside(installed, "-m", "adamlr", "compare", "--preset", "lenet_full", "--quick", "--arms", "adamlr",
                       "--out", str(installed / "runs"), "--quiet")
