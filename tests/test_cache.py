@@ -228,3 +228,11 @@ def test_code_digest_covers_model_classes_and_functions():
     exec("def g(x):\n    return x + 1\n", namespace)  # no source file: the compiled code stands in
     exec("def h(x):\n    return x + 2\n", namespace)
     assert source_of(namespace["g"]) != source_of(namespace["h"])
+
+
+def test_a_cache_hit_reports_this_runs_names(tmp_path):
+    """Issue 21, item 3: a hit reported the model and data names of whichever run stored the entry."""
+    first = run(Cache(tmp_path), data=A + "tiny_data")
+    again = run(Cache(tmp_path), data=A + "tiny_data_alias")
+    assert again.cache["hit"] is True and first.data["name"] == A + "tiny_data"
+    assert again.data["name"] == A + "tiny_data_alias" and again.to_dict()["data"]["name"] == A + "tiny_data_alias"

@@ -144,3 +144,15 @@ def test_probe_rises_on_a_plain_mlp_and_descends_on_a_bn_everywhere_mlp():
                           weights="init", rule="paper")
     assert plain.probe.verdict == "rises" and not plain.normalized.normalized
     assert normalised.probe.verdict == "descends" and normalised.normalized.normalized
+
+
+def test_the_probe_warning_is_printed_once():
+    """Issue 21, item 10: without --json the report on stdout says the probe rose, and stderr does not repeat it;
+    with --json (nothing human on stdout) stderr says it once."""
+    args = ["estimate", "-m", A + "tiny_relu_mlp", "-d", A + "tiny_data", "--steps", "1", "--samples", "2",
+            "--scale", "4", "--no-cache", "--rule", "paper"]
+    human = CliRunner().invoke(app, args)
+    assert human.exit_code == 0 and "blow up" not in human.stderr
+    assert " ".join(human.stdout.split()).count("a run at this rate will likely blow up") == 1
+    machine = CliRunner().invoke(app, [*args, "--json"])
+    assert machine.stderr.count("a run at this rate will likely blow up") == 1
