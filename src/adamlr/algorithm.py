@@ -268,10 +268,9 @@ def identical_to_first(w0: Params, spec: SolveSpec, make_model: Callable[[], nn.
 
 def subsampler_for(objective: Objective, spec: SolveSpec) -> Subsampler | None:
     """The subsampler of an ``auto`` or numbered subset (None: the whole data, or mini-batch samples)."""
-    if spec.subset == "all" or spec.batch_size is not None or objective.batches.n_examples != \
-            objective.local_examples:  # sharded data (one process's share): the whole data
+    if spec.subset == "all" or spec.batch_size is not None or objective.sharded:  # a shard: the whole data
         return None
-    return Subsampler(objective.batches, sample_seed(spec.seed, 0, stream=4))
+    return Subsampler.of_run(objective.batches, spec.seed)
 
 
 def run_samples(objective: Objective, w0: Params, spec: SolveSpec, *, finished: Mapping[int, SampleResult],

@@ -48,7 +48,7 @@ from adamlr.sampling import sample_seed
 WARMUP_STEPS = 10
 WARMUP_LR = 1e-7
 VERDICT_STEPS = 10
-PROBE_STREAM = 3  # sample_seed streams: 0 weights, 1 start vectors, 2 batches, 3 the diagnostics, 4 subsets
+PROBE_STREAM = 3  # sample_seed streams: 0 weights, 1 start vectors, 2 batches, 3 the diagnostics (4: subsets)
 
 
 @dataclass(frozen=True)
@@ -68,9 +68,8 @@ class Diagnostics:
 
 def _full_batch(problem: Problem) -> bool:
     """Training takes the whole data as one batch: one batch, or one batch's rows split across processes."""
-    objective = problem.objective
-    rows_split = objective.local_examples != objective.batches.n_examples and problem.whole_data is None
-    return rows_split or objective.batches.n_batches == 1
+    rows_split = problem.objective.sharded and problem.whole_data is None
+    return rows_split or problem.objective.batches.n_batches == 1
 
 
 def steps_per_epoch(problem: Problem, settings: Settings) -> int:
@@ -135,9 +134,13 @@ def diagnose(problem: Problem, settings: Settings, alpha: float, initial: Initia
 
     whole_initial = initial.value if initial.examples == initial.total else None  # full-batch probes: L(w0) itself
 
+    taken: dict[int, list[Batch] | None] = {}  # every probe of k steps takes the same first k batches: drawn once
+
     def run_probe(rate: float, steps: int) -> ProbeResult:
         progress.stage(f"probe: {steps} Adam steps at {rate:.3g}")
-        batches = probe_batches(problem, settings, steps)
+        if steps not in taken:
+            taken[steps] = probe_batches(problem, settings, steps)
+        batches = taken[steps]
         found = probe(problem.objective, problem.initial_params, rate, steps=steps, batches=batches,
                       evaluation=initial.evaluation if batches is not None else None,
                       initial_loss=initial.evaluation_loss if batches is not None else whole_initial)

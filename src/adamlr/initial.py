@@ -15,7 +15,6 @@ import statistics
 from dataclasses import dataclass
 
 from adamlr.objective import Objective, Params, batch_statistics_layers
-from adamlr.sampling import sample_seed
 from adamlr.subsets import Subsampler
 
 EXAMPLES = 4096
@@ -52,10 +51,10 @@ def measure_initial_loss(objective: Objective, w0: Params, *, subset_seed: int, 
         NumericalError: a non-finite loss.
     """
     total = objective.batches.n_examples
-    if whole or objective.local_examples != total or total <= 2 * EXAMPLES:
+    if whole or objective.sharded or total <= 2 * EXAMPLES:
         value = objective.value(w0)
         return InitialLoss(value, total, total, None, objective, value)
-    subsampler = Subsampler(objective.batches, sample_seed(subset_seed, 0, stream=4))
+    subsampler = Subsampler.of_run(objective.batches, subset_seed)
     subset = objective.on(subsampler.subset(EXAMPLES))
     evaluation = objective.on(subsampler.subset(EVALUATION_EXAMPLES))
     error = None

@@ -273,6 +273,11 @@ class Objective:
         """Examples this process evaluates (all of them unless the data is sharded)."""
         return self.batches.n_examples
 
+    @property
+    def sharded(self) -> bool:
+        """Whether this process holds only its share of the data (torchrun, ``--parallel data``)."""
+        return self.local_examples != self.batches.n_examples
+
     def weighted_losses(self, params: Params) -> Iterator[torch.Tensor]:
         """Yield ``(n_b / n) · loss_b`` per batch: their sum is L(w), and so is its gradient's."""
         n = self.batches.n_examples

@@ -34,6 +34,7 @@ from adamlr.algorithm import (
     identical_to_first,
     solve_sample,
     subsampler_for,
+    subset_objective,
 )
 from adamlr.cache import Cache, problem_key
 from adamlr.config import Settings
@@ -155,8 +156,7 @@ def _shared_samples(run: Run, start: Start, finished: dict[int, SampleResult], p
         first, target, growth = first_sample(objective, w0, spec, subsampler, progress, make_model)
         journal(first)
     else:
-        target, growth = (objective.on(subsampler.subset(first.examples or 0)) if subsampler is not None
-                          and not subsampler.covers_all(first.examples or 0) else objective), first.growth
+        target, growth = subset_objective(objective, subsampler, first.examples or 0), first.growth
     done = {0: first}
     progress.sample_finished(first)
     if spec.samples > 1 and identical_to_first(w0, spec, make_model):

@@ -98,11 +98,10 @@ def solve_spec(settings: Settings, start: Start, problem: Problem) -> SolveSpec:
     """The kernel's spec from the settings: the default's budget (:func:`~adamlr.algorithm.hessian_budget`), the
     whole data when the data is sharded across processes, the paper's procedure with ``exact``."""
     objective = problem.objective
-    sharded = objective.local_examples != objective.batches.n_examples
     sized = settings.data_subset == "auto" and settings.samples is None
     return SolveSpec(
         samples=settings.sample_count, adaptive=settings.samples is None and not settings.exact,
-        subset="all" if sharded else settings.data_subset, weights=settings.weights, scale=settings.scale,
+        subset="all" if objective.sharded else settings.data_subset, weights=settings.weights, scale=settings.scale,
         method=settings.method, tol=settings.solver_tol, max_iter=settings.max_iter, seed=settings.seed,
         batch_size=settings.batch_size, batches_per_sample=settings.batches_per_sample, hvp=start.mode,
         budget=hessian_budget(objective.batches.n_examples, start.graph_bytes) if sized else None,

@@ -20,8 +20,10 @@ import torch
 
 from adamlr.batch import Batch
 from adamlr.data import BatchSource
+from adamlr.sampling import sample_seed
 
 FULL_DATA_FACTOR = 2  # a subset of more than half the data is replaced by all of it
+SUBSET_STREAM = 4  # sample_seed streams: 0 weights, 1 start vectors, 2 batches, 3 the diagnostics, 4 subsets
 
 
 class Subsampler:
@@ -44,6 +46,11 @@ class Subsampler:
             self.order = torch.randperm(source.random_access[1], generator=generator)
         else:
             self.batch_order = torch.randperm(source.n_batches, generator=generator)
+
+    @classmethod
+    def of_run(cls, source: BatchSource, seed: int) -> Subsampler:
+        """The order of a run with ``seed``: the Hessians' subsets and L(w0)'s examples are prefixes of this one."""
+        return cls(source, sample_seed(seed, 0, stream=SUBSET_STREAM))
 
     def covers_all(self, m: int) -> bool:
         """Whether a subset of ``m`` examples would be more than half the data (then all of it is used)."""
