@@ -57,8 +57,12 @@ def measure_initial_loss(objective: Objective, w0: Params, *, subset_seed: int, 
     subsampler = Subsampler.of_run(objective.batches, subset_seed)
     subset = objective.on(subsampler.subset(EXAMPLES))
     evaluation = objective.on(subsampler.subset(EVALUATION_EXAMPLES))
-    error = None
-    if not batch_statistics_layers(objective.module, "train"):
-        parts = [subset.on(p).value(w0) for p in subsampler.parts(EXAMPLES, PARTS)]
-        error = statistics.stdev(parts) / math.sqrt(len(parts)) if len(parts) > 1 else None
-    return InitialLoss(subset.value(w0), subset.batches.n_examples, total, error, evaluation, evaluation.value(w0))
+    value: float | None = None
+    error: float | None = None
+    if not batch_statistics_layers(objective.module, "train"):  # the parts partition the subset: its loss is theirs
+        parts = subsampler.parts(EXAMPLES, PARTS)
+        losses = [subset.on(part).value(w0) for part in parts]
+        value = sum(x * part.n_examples for x, part in zip(losses, parts)) / sum(part.n_examples for part in parts)
+        error = statistics.stdev(losses) / math.sqrt(len(losses)) if len(losses) > 1 else None
+    return InitialLoss(subset.value(w0) if value is None else value, subset.batches.n_examples, total, error,
+                       evaluation, evaluation.value(w0))
