@@ -52,8 +52,8 @@ def measure_initial_loss(objective: Objective, w0: Params, *, subset_seed: int, 
     """
     total = objective.batches.n_examples
     if whole or objective.sharded or total <= 2 * EXAMPLES:
-        value = objective.value(w0)
-        return InitialLoss(value, total, total, None, objective, value)
+        whole_loss = objective.value(w0)
+        return InitialLoss(whole_loss, total, total, None, objective, whole_loss)
     subsampler = Subsampler.of_run(objective.batches, subset_seed)
     subset = objective.on(subsampler.subset(EXAMPLES))
     evaluation = objective.on(subsampler.subset(EVALUATION_EXAMPLES))
