@@ -530,6 +530,21 @@ def test_any_results_entry_is_used_or_recomputed(reference, data):
     assert "hit: stored result returned" in text or ("corrupted" in text and f"{result.k_hat:.4g}" in text)
 
 
+@pytest.mark.parametrize("growth", [[None], [[1, None]], [["x", 2.0]]])
+def test_a_stored_sample_whose_growth_does_not_parse_is_recomputed(reference, tmp_path, growth):
+    """CI's fuzz found this one: a checksummed entry with a sample's growth of [null] raised a TypeError."""
+    result, _, key = reference
+    stored = {**result.to_dict(), "cache": None}
+    stored["samples"] = [{**stored["samples"][0], "growth": growth}]
+    path = tmp_path / "results" / f"{key}.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps({"key": key, "sha256": _checksum(stored), "result": stored}))
+    r = cli(*ESTIMATE, "--cache-dir", tmp_path)
+    assert sound(r) is None and r.exit_code == 0
+    text = " ".join(r.stdout.split())
+    assert "corrupted" in text and f"{result.k_hat:.4g}" in text
+
+
 VALID = {  # values each setting accepts, so that a fair share of the runs get through and compute
     "epochs": ["3", "7"], "steps": ["4"], "loss": ["cross_entropy", "nll", "mse", A + "smoothed_cross_entropy"],
     "weights": ["init", "gaussian"], "scale": ["0.5", "2"], "method": ["power", "lanczos"], "tol": ["0.01"],
