@@ -43,6 +43,24 @@ def test_from_a_blown_up_anchor_it_only_goes_down():
     assert abs(math.log10(found.rate / 0.003)) <= 0.125 + 1e-9
 
 
+def test_from_an_anchor_whose_loss_rose_and_settled_it_only_goes_down():
+    """A transient anchor (above L(w0) for a while, ending below it) is not walked up from; a descending one is."""
+    def run(rate: float) -> ProbeResult:
+        calls.append(rate)
+        final = 1 + math.log10(rate / 0.01) ** 2
+        losses = (12.0, final) if rate >= 0.1 else (final,)  # rates from 0.1 up rise above L(w0) = 10 first
+        verdict, peak, above = judge(losses, 10.0, final)
+        return ProbeResult(20, rate, losses, 10.0, final, verdict, peak, above, None, 0.0)
+
+    calls: list[float] = []
+    found = search_rate(run, 0.3, steps=20, horizon=20)
+    assert found.probes[0].verdict == "transient" and all(c <= 0.3 for c in calls)
+    assert abs(math.log10(found.rate / 0.01)) <= 0.125 + 1e-9
+    calls.clear()
+    search_rate(run, 0.03, steps=20, horizon=20)
+    assert calls[1] == pytest.approx(0.03 * STEP)  # descends: the way up is tried first
+
+
 def test_fine_probes_a_quarter_decade_either_side_and_the_horizon_factor():
     run, calls = curve(best=0.1)
     found = search_rate(run, 0.1, steps=20, horizon=2000, exponent=0.5)

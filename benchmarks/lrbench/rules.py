@@ -2,7 +2,8 @@
 
 * adamlr's own rules, from one call of :func:`adamlr.estimate` each:
   ``search`` (the default recommendation) and ``paper`` (the paper's α of the same call),
-  ``paper_exact`` (the paper's procedure, ``exact=True``) and ``probe_halving``.
+  ``paper_exact`` (the paper's procedure, ``exact=True``; also at :data:`EXACT_SEEDS` − 1 more seeds,
+  for the spread of its own statistic, the maximum over N weight draws) and ``probe_halving``.
 * range tests as the libraries suggest them (not re-implemented): torch-lr-finder's
   ``LRFinder.range_test`` with the suggestion of its ``plot(suggest_lr=True)`` (steepest descent of
   the smoothed loss against log-rate), and Lightning's ``Tuner.lr_find().suggestion()``.
@@ -33,6 +34,7 @@ from lrbench.training import OptimizerFactory, Prepared
 
 CONSTANTS = (1e-3, 3e-3, 1e-2, 3e-2)
 RANGE_TEST_STEPS = 100
+EXACT_SEEDS = 5
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,8 @@ def _horizon(prepared: Prepared) -> dict[str, int]:
 def estimate(prepared: Prepared, **options: Any) -> adamlr.EstimateResult:
     """:func:`adamlr.estimate` on the setup as a user would call it (the training batch size, the horizon)."""
     setup = prepared.setup
-    return adamlr.estimate(setup.model, setup.data, loss=setup.loss, seed=prepared.seed, device="cpu",
+    seed = options.pop("seed", prepared.seed)
+    return adamlr.estimate(setup.model, setup.data, loss=setup.loss, seed=seed, device="cpu",
                            batch_size=setup.batch_size, **_horizon(prepared), **options)
 
 
@@ -75,7 +78,10 @@ def adamlr_rules(prepared: Prepared) -> dict[str, RuleRate]:
     out["search"] = RuleRate(default.recommended_lr, default.seconds, facts)
     out["paper"] = RuleRate(default.lr, default.seconds, {"k_hat": default.k_hat})
     exact = estimate(prepared, exact=True, rule="paper", probe_steps=0)
-    out["paper_exact"] = RuleRate(exact.lr, exact.seconds, {"k_hat": exact.k_hat, "samples": len(exact.samples)})
+    other_seeds = [estimate(prepared, exact=True, rule="paper", probe_steps=0, seed=prepared.seed + i).lr
+                   for i in range(1, EXACT_SEEDS)]  # the paper's own statistic varies with the weights drawn
+    out["paper_exact"] = RuleRate(exact.lr, exact.seconds, {"k_hat": exact.k_hat, "samples": len(exact.samples),
+                                                            "seed_rates": [exact.lr, *other_seeds]})
     halving = estimate(prepared, rule="probe_halving")
     out["probe_halving"] = RuleRate(halving.recommended_lr, halving.seconds,
                                     {"halvings": halving.halving.halvings if halving.halving else None})

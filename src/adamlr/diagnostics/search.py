@@ -4,8 +4,8 @@ Starting from an anchor a (the paper's α = sqrt(2 L(w0) / (K̂ T)), which gets 
 the targets or the inputs are large), it probes rates k steps each
 (:func:`adamlr.diagnostics.probing.probe`) and reads the loss each ends with, L(w_k):
 
-1. probe a, then (unless a blew up) a·√10; while the last probe ended lower than the one before,
-   go on up, half a decade at a time;
+1. probe a, then (only if a's loss never went above L(w0): verdict ``descends``) a·√10; while the
+   last probe ended lower than the one before, go on up, half a decade at a time;
 2. if going up did not end lower, go down from a/√10 while each probe ends lower (or blows up,
    as the one before did);
 3. probe a quarter-decade either side of the lowest probe (:data:`FINE`), and take the lowest;
@@ -127,7 +127,9 @@ def search_rate(run_probe: Prober, anchor: float, *, steps: int, horizon: int,
         return scores[rate]
 
     tried(start)
-    directions = (STEP, 1 / STEP) if not probes[0].blew_up else (1 / STEP,)  # above a blow-up: only down
+    # Above an anchor whose loss rose (a blow-up, or a transient rise) the search only goes down: on the tune half
+    # of benchmarks/recommend.py, walking up from a transient anchor found no better rate (docs/recommendation.md).
+    directions = (STEP, 1 / STEP) if probes[0].verdict == "descends" else (1 / STEP,)
     for direction in directions:
         rate, previous = start, scores[start]
         while len(probes) < max_probes and low <= rate * direction <= high:
