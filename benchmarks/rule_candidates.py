@@ -15,7 +15,8 @@ good; the holdout columns were read only after that choice.
 Cheaper searches (issue 19): the walk's probes shorter than the fine stage's (k_walk ∈ {5, 10, 20},
 k_fine ∈ {10, 20}), and no walk up from an anchor whose probe rose above L(w0) (``transient``), each
 with its mean probe steps on the tune half. Only the last kept the tune scores (11/12, 11/12) and was
-adopted (119 → 112 probe steps); every shorter walk lost three tune setups.
+adopted (119 → 112 probe steps); every shorter walk lost three tune setups. Walks started below the
+paper's α (× 10^−½, 10^−1, 10^−2) saved at most 8 more steps and were not adopted.
 
     python benchmarks/rule_candidates.py      # needs benchmarks/results/recommend.json (and retrains no run it has)
 """
@@ -98,16 +99,17 @@ def _transient(setup: Setup, run: RunOutcome, k: int, initial: float) -> bool:
     return any(not x <= initial for x in smoothed)
 
 
-def cheaper_search(walk_k: int, fine_k: int, up_after_transient: bool) -> Rule:
+def cheaper_search(walk_k: int, fine_k: int, up_after_transient: bool, anchor_factor: float = 1.0) -> Rule:
     """The search with its walk's probes ``walk_k`` steps long and the fine stage's (the best and its two
     quarter-decade neighbours, re-probed) ``fine_k``; without ``up_after_transient`` an anchor whose probe went above
-    L(w0) is not walked up from. Its probe steps are counted in :data:`SPENT`."""
+    L(w0) is not walked up from; the walk starts at the paper's α × ``anchor_factor``. Its probe steps are counted in
+    :data:`SPENT`."""
     def rule(setup: Setup, runs: dict[float, RunOutcome], anchor: float, initial: float) -> float | None:
         steps = max(len(r.losses) for r in runs.values())
         kw, kf = min(walk_k, steps), min(fine_k, steps)
         walk, fine = scores_after(setup, runs, kw, steps), scores_after(setup, runs, kf, steps)
         grid = sorted(runs)
-        start = min(range(len(grid)), key=lambda i: abs(math.log10(grid[i] / anchor)))
+        start = min(range(len(grid)), key=lambda i: abs(math.log10(grid[i] / (anchor * anchor_factor))))
         tried: dict[int, float] = {start: walk[grid[start]]}
         blew = not tried[start] < initial
         up = not blew and (up_after_transient or not _transient(setup, runs[grid[start]], kw, initial))
@@ -163,6 +165,8 @@ def candidates() -> dict[str, Rule]:
         for up in (True, False):
             out[f"cheaper walk k={walk_k} fine k={fine_k}{'' if up else ' no up after transient'}"] = \
                 cheaper_search(walk_k, fine_k, up)
+    for factor, name in ((10 ** -0.5, "α/√10"), (0.1, "α/10"), (0.01, "α/100")):
+        out[f"from {name}, no up after transient"] = cheaper_search(20, 20, False, factor)
     return out
 
 
