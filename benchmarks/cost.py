@@ -12,6 +12,11 @@ is its own), and prints one JSON line:
              here; benchmarks/recommend.py compares it with the default on its 24 setups
   memory     the peak memory of the procedure before this change (the whole data, tol 1e-3: ``--exact``),
              cut to 2 products of 1 sample, against the default's
+  full solve where that procedure streams its products batch by batch (its peak then grows with the
+             Lanczos basis, not with the number of batches): one whole sample of it, at its own
+             tolerance and product count, on the first :data:`STREAMED_BATCHES` batches, with the
+             same cut-to-2 run on those batches beside it: what the whole data adds (the data set held,
+             its L(w0)) is the difference of the two 2-product runs
 
 Python's and torch's start-up are reported apart. One whole run is the epoch times the setup's epochs.
 
@@ -36,6 +41,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_EXAMPLES = 8192
+STREAMED_BATCHES = 2
 
 
 @dataclass(frozen=True)
@@ -101,14 +107,24 @@ def _estimate(setup: CostSetup, **options: Any) -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory() as cache:
         started = time.perf_counter()
-        r = adamlr.estimate(setup.model, setup.data, epochs=setup.epochs, cache=Cache(Path(cache)), **options)
+        data = options.pop("data", setup.data)
+        r = adamlr.estimate(setup.model, data, epochs=setup.epochs, cache=Cache(Path(cache)), **options)
         seconds = time.perf_counter() - started
     a, c = r.accuracy, r.cost
     return {"seconds": seconds, "lr": r.lr, "recommended_lr": r.recommended_lr, "k_hat": r.k_hat,
             "samples": len(r.samples), "hvp": sum(s.iterations for s in r.samples),
             "hessian_examples": a.hessian_examples if a else None, "total_examples": a.total_examples if a else None,
             "growth": a.growth if a else None, "probe_steps": c.probe_steps if c else 0,
-            "own_epochs": c.epochs if c else None, "stages": c.seconds if c else {}}
+            "own_epochs": c.epochs if c else None, "stages": c.seconds if c else {}, "hvp_mode": r.hvp_mode}
+
+
+def _first_batches(setup: CostSetup) -> Any:
+    """The setup's first :data:`STREAMED_BATCHES` training batches, as a list (an iterable of batches)."""
+    import importlib
+    import itertools
+
+    module, attr = setup.data.split(":")
+    return list(itertools.islice(iter(getattr(importlib.import_module(module), attr)()), STREAMED_BATCHES))
 
 
 def child(name: str, what: str) -> dict[str, Any]:
@@ -126,8 +142,11 @@ def child(name: str, what: str) -> dict[str, Any]:
     elif what == "reference":
         first = json.loads(os.environ["COST_SAMPLES"])
         out = _estimate(setup, subset=REFERENCE_EXAMPLES, samples=first, rule="paper", probe_steps=0)
-    else:  # memory of the whole-data procedure, cut short
+    elif what == "memory":  # the whole-data procedure, cut short
         out = _estimate(setup, exact=True, samples=1, max_iter=2, probe_steps=0)
+    else:  # "streamed_cut" or "streamed_full": that procedure on the first batches, streamed as on the whole data
+        cut = {"max_iter": 2} if what == "streamed_cut" else {}
+        out = _estimate(setup, data=_first_batches(setup), exact=True, samples=1, probe_steps=0, hvp="stream", **cut)
     return {"what": what, "setup": name, "peak_bytes": _peak_bytes(), "import_peak_bytes": base, **out}
 
 
@@ -155,6 +174,8 @@ def measure(name: str, reference: bool, memory: bool) -> dict[str, Any]:
     row: dict[str, Any] = {"setup": name, "epoch": _spawn(name, "epoch"), "default": _spawn(name, "default")}
     if memory:
         row["memory"] = _spawn(name, "memory")
+        if row["memory"]["hvp_mode"] == "stream":
+            row["streamed_cut"], row["streamed_full"] = _spawn(name, "streamed_cut"), _spawn(name, "streamed_full")
     if reference:
         row["reference"] = _spawn(name, "reference", {"COST_SAMPLES": str(row["default"]["samples"])})
     return row
@@ -176,6 +197,13 @@ def _line(row: dict[str, Any]) -> str:
         mine, old = est_peak(row["default"]), est_peak(row["memory"])
         parts.append(f"   peak memory above imports: default {mine / 2**20:.0f} MiB, whole-data procedure "
                      f"(2 products) {old / 2**20:.0f} MiB: {mine / old:.2f}×")
+    if "streamed_full" in row:
+        cut, full = est_peak(row["streamed_cut"]), est_peak(row["streamed_full"])
+        parts.append(f"   that procedure streams: on its first {STREAMED_BATCHES} batches, 2 products "
+                     f"{cut / 2**20:.0f} MiB, its whole solve ({row['streamed_full']['hvp']} products) "
+                     f"{full / 2**20:.0f} MiB; the default's peak is {mine / full:.2f}× that, and "
+                     f"{mine / (full + old - cut):.2f}× its whole solve on the whole data (its first batches' peak + "
+                     f"what the whole data adds to the 2-product run)")
     if "reference" in row:
         ref = row["reference"]
         parts.append(f"   α on {REFERENCE_EXAMPLES:,} examples {ref['lr']:.4g} (same {ref['samples']} samples, "
