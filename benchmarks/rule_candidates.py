@@ -54,6 +54,23 @@ def scores_after(setup: Setup, runs: dict[float, RunOutcome], k: int, steps: int
     return out
 
 
+def walk(grid: list[float], scores: dict[float, float], start: int, *, up: bool) -> dict[int, float]:
+    """The search's walk on the grid's quarter decades (half a decade = two steps): up first when ``up``, then down
+    if going up found nothing lower; at most 10 probes. The grid indices probed, with their scores."""
+    tried = {start: scores[grid[start]]}
+    for d in ((2, -2) if up else (-2,)):
+        i, previous = start, tried[start]
+        while 0 <= i + d < len(grid) and len(tried) < 10:
+            i += d
+            tried[i] = scores[grid[i]]
+            if tried[i] >= previous and not (d < 0 and math.isinf(tried[i])):
+                break
+            previous = tried[i]
+        if min(tried, key=lambda j: (tried[j], j)) != start:
+            break
+    return tried
+
+
 def search(k: int, gamma: float, fine: bool) -> Rule:
     """The search rule on the grid's quarter decades (half-decade walk = two grid steps)."""
     def rule(setup: Setup, runs: dict[float, RunOutcome], anchor: float, initial: float) -> float | None:
@@ -62,18 +79,7 @@ def search(k: int, gamma: float, fine: bool) -> Rule:
         sc = scores_after(setup, runs, kk, steps)
         grid = sorted(runs)
         start = min(range(len(grid)), key=lambda i: abs(math.log10(grid[i] / anchor)))
-        tried: dict[int, float] = {start: sc[grid[start]]}
-        blew = not tried[start] < initial
-        for d in ((2, -2) if not blew else (-2,)):
-            i, previous = start, tried[start]
-            while 0 <= i + d < len(grid) and len(tried) < 10:
-                i += d
-                tried[i] = sc[grid[i]]
-                if tried[i] >= previous and not (d < 0 and math.isinf(tried[i])):
-                    break
-                previous = tried[i]
-            if min(tried, key=lambda j: (tried[j], j)) != start:
-                break
+        tried = walk(grid, sc, start, up=sc[grid[start]] < initial)
         best = min(tried, key=lambda j: (tried[j], grid[j]))
         if fine:
             for j in (best - 1, best + 1):
@@ -107,22 +113,12 @@ def cheaper_search(walk_k: int, fine_k: int, up_after_transient: bool, anchor_fa
     def rule(setup: Setup, runs: dict[float, RunOutcome], anchor: float, initial: float) -> float | None:
         steps = max(len(r.losses) for r in runs.values())
         kw, kf = min(walk_k, steps), min(fine_k, steps)
-        walk, fine = scores_after(setup, runs, kw, steps), scores_after(setup, runs, kf, steps)
+        walked, fine = scores_after(setup, runs, kw, steps), scores_after(setup, runs, kf, steps)
         grid = sorted(runs)
         start = min(range(len(grid)), key=lambda i: abs(math.log10(grid[i] / (anchor * anchor_factor))))
-        tried: dict[int, float] = {start: walk[grid[start]]}
-        blew = not tried[start] < initial
-        up = not blew and (up_after_transient or not _transient(setup, runs[grid[start]], kw, initial))
-        for d in ((2, -2) if up else (-2,)):
-            i, previous = start, tried[start]
-            while 0 <= i + d < len(grid) and len(tried) < 10:
-                i += d
-                tried[i] = walk[grid[i]]
-                if tried[i] >= previous and not (d < 0 and math.isinf(tried[i])):
-                    break
-                previous = tried[i]
-            if min(tried, key=lambda j: (tried[j], j)) != start:
-                break
+        up = walked[grid[start]] < initial and (up_after_transient
+                                                 or not _transient(setup, runs[grid[start]], kw, initial))
+        tried = walk(grid, walked, start, up=up)
         spent = kw * len(tried)
         best = min(tried, key=lambda j: (tried[j], grid[j]))
         near = {j: fine[grid[j]] for j in (best - 1, best, best + 1) if 0 <= j < len(grid)}
