@@ -178,7 +178,7 @@ def test_cache_writes_never_raise_and_note_once(tmp_path, reference):
     cache.finish(key)
     assert len(cache.notes) == 1 and not cache.writable
     assert "is not writable" in cache.notes[0] and "not journaled" in cache.notes[0]
-    assert cache.load(key) == (None, []) and cache.journal(key) == ([], [])
+    assert cache.load(key, dict) == (None, []) and cache.journal(key) == ([], [])
 
 
 def test_cli_with_an_unwritable_cache_dir_reports_in_full(tmp_path, reference):
@@ -530,7 +530,7 @@ def test_any_results_entry_is_used_or_recomputed(reference, data):
     assert "hit: stored result returned" in text or ("corrupted" in text and f"{result.k_hat:.4g}" in text)
 
 
-@pytest.mark.parametrize("growth", [[None], [[1, None]], [["x", 2.0]]])
+@pytest.mark.parametrize("growth", [[None], [[1, None]], [["x", 2.0]], [[1, 2.0, 3]]])  # the last passes the schema
 def test_a_stored_sample_whose_growth_does_not_parse_is_recomputed(reference, tmp_path, growth):
     """CI's fuzz found this one: a checksummed entry with a sample's growth of [null] raised a TypeError."""
     result, _, key = reference

@@ -79,8 +79,9 @@ class Cache:
     def journal_path(self, key: str) -> Path:
         return self.root / "journal" / f"{key}.jsonl"
 
-    def load(self, key: str) -> tuple[dict[str, Any] | None, list[str]]:
-        """The cached result dictionary (or None: missing or corrupted), and notes on corruption."""
+    def load(self, key: str, parse: Callable[[dict[str, Any]], T]) -> tuple[T | None, list[str]]:
+        """The cached result, as ``parse`` makes it from the stored dictionary (or None: missing, or corrupted in
+        any way, ``parse`` failing included), and notes on corruption."""
         path = self.result_path(key)
         try:
             if not path.is_file():
@@ -97,7 +98,7 @@ class Cache:
             shape = json_shape.problem(result, json_shape.schema("estimate.schema.json"))
             if shape is not None:
                 raise ValueError(f"not a result: {shape}")
-            return result, []
+            return parse(result), []  # a field the schema allows may still not parse
         except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
             why = one_line(f"{type(exc).__name__}: {exc}", limit=200)
             return None, [f"cache entry {path} is corrupted ({why}); recomputed"]

@@ -13,7 +13,6 @@ import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -24,7 +23,7 @@ from adamlr.cache import Cache, problem_key
 from adamlr.choices import HvpMode
 from adamlr.config import Settings
 from adamlr.diagnose import Diagnostics, diagnose, steps_per_epoch
-from adamlr.errors import Interrupted, NotConvergedError, NumericalError, ProbeRoseError, one_line
+from adamlr.errors import Interrupted, NotConvergedError, NumericalError, ProbeRoseError
 from adamlr.formula import recommended_lr
 from adamlr.hvp import choose_mode, graph_bytes_per_example
 from adamlr.initial import InitialLoss, measure_initial_loss
@@ -78,21 +77,10 @@ def lookup(run: Run, cache: Cache | None, key_of: Callable[[], str] | None = Non
         return Found()
     started = time.perf_counter()
     key = key_of() if key_of is not None else problem_key(run.problem, run.settings)
-    stored, notes = cache.load(key)
-    hit = None if stored is None else _parsed(stored, cache.result_path(key), notes)
+    hit, notes = cache.load(key, EstimateResult.from_dict)
     journaled, journal_notes = ([], []) if hit is not None else cache.journal(key)
     run.timed("cache", started)
     return Found(key, hit, tuple(notes + journal_notes), {d["index"]: sample_from_dict(d) for d in journaled})
-
-
-def _parsed(stored: dict[str, Any], path: Path, notes: list[str]) -> EstimateResult | None:
-    """The stored result, or None (and a note) when a field the schema allows does not parse."""
-    try:
-        return EstimateResult.from_dict(stored)
-    except (ValueError, KeyError, TypeError, RecursionError) as exc:
-        why = one_line(f"{type(exc).__name__}: {exc}", limit=200)
-        notes.append(f"cache entry {path} is corrupted ({why}); recomputed")
-        return None
 
 
 def from_cache(run: Run, found: Found, cache: Cache) -> EstimateResult:
