@@ -71,6 +71,25 @@ def walk(grid: list[float], scores: dict[float, float], start: int, *, up: bool)
     return tried
 
 
+def nearest(grid: list[float], rate: float) -> int:
+    """The index of the grid rate nearest ``rate`` in log scale."""
+    return min(range(len(grid)), key=lambda i: abs(math.log10(grid[i] / rate)))
+
+
+def refined(grid: list[float], scores: dict[int, float], best: int, spacing: int) -> float:
+    """log10 of the rate: the minimum of a parabola in (log rate, log L) through ``best`` and the probes ``spacing``
+    grid steps (quarter decades) either side, kept within half that spacing; ``best`` itself where they are missing,
+    not finite or not convex around it."""
+    x = math.log10(grid[best])
+    lo, hi = best - spacing, best + spacing
+    if lo in scores and hi in scores and all(0 < scores[j] < math.inf for j in (lo, best, hi)):
+        y0, y1, y2 = (math.log(scores[j]) for j in (lo, best, hi))
+        h = spacing / 4
+        if y1 < (y0 + y2) / 2:
+            x = min(max(x + h * (y0 - y2) / (2 * (y0 - 2 * y1 + y2)), x - h / 2), x + h / 2)
+    return x
+
+
 def search(k: int, gamma: float, fine: bool) -> Rule:
     """The search rule on the grid's quarter decades (half-decade walk = two grid steps)."""
     def rule(setup: Setup, runs: dict[float, RunOutcome], anchor: float, initial: float) -> float | None:
@@ -78,7 +97,7 @@ def search(k: int, gamma: float, fine: bool) -> Rule:
         kk = min(k, steps)
         sc = scores_after(setup, runs, kk, steps)
         grid = sorted(runs)
-        start = min(range(len(grid)), key=lambda i: abs(math.log10(grid[i] / anchor)))
+        start = nearest(grid, anchor)
         tried = walk(grid, sc, start, up=sc[grid[start]] < initial)
         best = min(tried, key=lambda j: (tried[j], grid[j]))
         if fine:
@@ -86,13 +105,7 @@ def search(k: int, gamma: float, fine: bool) -> Rule:
                 if 0 <= j < len(grid):
                     tried[j] = sc[grid[j]]
             best = min(tried, key=lambda j: (tried[j], grid[j]))
-        x = math.log10(grid[best])
-        lo, hi = best - (1 if fine else 2), best + (1 if fine else 2)
-        if lo in tried and hi in tried and all(0 < tried[j] < math.inf for j in (lo, best, hi)):
-            y0, y1, y2 = (math.log(tried[j]) for j in (lo, best, hi))
-            h = (hi - best) / 4
-            if y1 < (y0 + y2) / 2:
-                x = min(max(x + h * (y0 - y2) / (2 * (y0 - 2 * y1 + y2)), x - h / 2), x + h / 2)
+        x = refined(grid, tried, best, 1 if fine else 2)
         return 10**x * ((steps / kk) ** -gamma if steps > kk else 1.0)
     return rule
 
@@ -115,7 +128,7 @@ def cheaper_search(walk_k: int, fine_k: int, up_after_transient: bool, anchor_fa
         kw, kf = min(walk_k, steps), min(fine_k, steps)
         walked, fine = scores_after(setup, runs, kw, steps), scores_after(setup, runs, kf, steps)
         grid = sorted(runs)
-        start = min(range(len(grid)), key=lambda i: abs(math.log10(grid[i] / (anchor * anchor_factor))))
+        start = nearest(grid, anchor * anchor_factor)
         up = walked[grid[start]] < initial and (up_after_transient
                                                  or not _transient(setup, runs[grid[start]], kw, initial))
         tried = walk(grid, walked, start, up=up)
@@ -126,12 +139,7 @@ def cheaper_search(walk_k: int, fine_k: int, up_after_transient: bool, anchor_fa
         SPENT[setup.name] = spent
         pool = {**(tried if kf == kw else {}), **near}  # probes of the fine stage's length
         best = min(pool, key=lambda j: (pool[j], grid[j]))
-        x = math.log10(grid[best])
-        if all(j in pool and 0 < pool[j] < math.inf for j in (best - 1, best, best + 1)):
-            y0, y1, y2 = (math.log(pool[j]) for j in (best - 1, best, best + 1))
-            if y1 < (y0 + y2) / 2:
-                x = min(max(x + 0.25 * (y0 - y2) / (2 * (y0 - 2 * y1 + y2)), x - 0.125), x + 0.125)
-        return 10**x
+        return float(10 ** refined(grid, pool, best, 1))
     return rule
 
 
@@ -188,9 +196,9 @@ def main() -> int:
                 n += 1
                 if rate is None:
                     continue
-                nearest = runs[min(runs, key=lambda r: abs(math.log10(r / rate)))]
+                closest = runs[min(runs, key=lambda r: abs(math.log10(r / rate)))]
                 near += within(rate / (best.rate or 1.0))
-                ok += good(nearest.final_loss, best.final_loss, prepared.initial_loss)
+                ok += good(closest.final_loss, best.final_loss, prepared.initial_loss)
             cells += [f"{near}/{n}", f"{ok}/{n}"]
         spent = [SPENT[s.name] for s, _, _ in recorded if s.split == "tune" and s.name in SPENT]
         cells.append(f"{statistics.fmean(spent):.0f}" if spent else "")
