@@ -120,11 +120,11 @@ def _estimate(setup: CostSetup, **options: Any) -> dict[str, Any]:
 
 def _first_batches(setup: CostSetup) -> Any:
     """The setup's first :data:`STREAMED_BATCHES` training batches, as a list (an iterable of batches)."""
-    import importlib
     import itertools
 
-    module, attr = setup.data.split(":")
-    return list(itertools.islice(iter(getattr(importlib.import_module(module), attr)()), STREAMED_BATCHES))
+    from adamlr.loading import load_object
+
+    return list(itertools.islice(iter(load_object(setup.data)()), STREAMED_BATCHES))
 
 
 def child(name: str, what: str) -> dict[str, Any]:
