@@ -19,8 +19,13 @@ is its own), and prints one JSON line:
              its L(w0)) is the difference of the two 2-product runs
 
 Python's and torch's start-up are reported apart. One whole run is the epoch times the setup's epochs.
+Where the search took more than :data:`FEWEST_PROBES` probes, a line says what the estimate would have
+cost with that many (its measured seconds, the search's scaled down): the least any search whose
+parabola needs three probed rates could cost, whatever its anchor. ``--hvp cached`` or ``stream``
+forces the default's Hessian-vector products (``auto``: the library's choice).
 
     OMP_NUM_THREADS=1 python benchmarks/cost.py                    # the realistic setups (~15 min here)
+    OMP_NUM_THREADS=1 python benchmarks/cost.py --setups char_lm,resnet18 --hvp cached   # the graph cached
     python benchmarks/cost.py --setups mlp60k --reference          # with the whole-data reference α
     python benchmarks/cost.py --quick                              # a small setup, seconds (CI)
 """
@@ -42,6 +47,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_EXAMPLES = 8192
 STREAMED_BATCHES = 2
+FEWEST_PROBES = 3  # a search's least: the best rate and its two neighbours, through which the parabola goes
 
 
 @dataclass(frozen=True)
@@ -115,7 +121,8 @@ def _estimate(setup: CostSetup, **options: Any) -> dict[str, Any]:
             "samples": len(r.samples), "hvp": sum(s.iterations for s in r.samples),
             "hessian_examples": a.hessian_examples if a else None, "total_examples": a.total_examples if a else None,
             "growth": a.growth if a else None, "probe_steps": c.probe_steps if c else 0,
-            "own_epochs": c.epochs if c else None, "stages": c.seconds if c else {}, "hvp_mode": r.hvp_mode}
+            "own_epochs": c.epochs if c else None, "stages": c.seconds if c else {}, "hvp_mode": r.hvp_mode,
+            "rule_probes": len(r.search.probes) if r.search else 0}
 
 
 def _first_batches(setup: CostSetup) -> Any:
@@ -138,7 +145,7 @@ def child(name: str, what: str) -> dict[str, Any]:
     if what == "epoch":
         out = _epoch(setup)
     elif what == "default":
-        out = _estimate(setup)
+        out = _estimate(setup, hvp=os.environ.get("COST_HVP", "auto"))
     elif what == "reference":
         first = json.loads(os.environ["COST_SAMPLES"])
         out = _estimate(setup, subset=REFERENCE_EXAMPLES, samples=first, rule="paper", probe_steps=0)
@@ -190,9 +197,14 @@ def _line(row: dict[str, Any]) -> str:
              f"{est['seconds'] / epoch:.2f} epochs = {est['seconds'] / run:.3f} runs",
              f"   its own count: {est['own_epochs']:.2f} epochs; {est['samples']} samples, {est['hvp']} HVPs on "
              f"{est['hessian_examples']:,} of {est['total_examples']:,} examples (growth {est['growth']}), "
-             f"{est['probe_steps']} probe steps; stages (s): "
+             f"{est['probe_steps']} probe steps; HVP {est['hvp_mode']}; stages (s): "
              + ", ".join(f"{k} {v:.1f}" for k, v in est["stages"].items()),
              f"   recommended {est['recommended_lr']:.4g}, paper's α {est['lr']:.4g}"]
+    if est.get("rule_probes", 0) > FEWEST_PROBES:
+        rule = est["stages"]["rule"]
+        floor = est["seconds"] - rule * (1 - FEWEST_PROBES / est["rule_probes"])
+        parts.append(f"   with {FEWEST_PROBES} of its {est['rule_probes']} search probes (the fewest a parabola "
+                     f"needs, as if the walk had started at its answer): {floor / epoch:.2f} epochs")
     if "memory" in row:
         mine, old = est_peak(row["default"]), est_peak(row["memory"])
         parts.append(f"   peak memory above imports: default {mine / 2**20:.0f} MiB, whole-data procedure "
@@ -221,15 +233,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="the small setup only")
     parser.add_argument("--reference", action="store_true", help=f"also α on {REFERENCE_EXAMPLES:,} examples (slow)")
     parser.add_argument("--no-memory", action="store_true", help="skip the whole-data memory run")
+    parser.add_argument("--hvp", default="auto", choices=("auto", "cached", "stream"),
+                        help="the default estimate's Hessian-vector products (auto: as the library chooses)")
     parser.add_argument("--out", help="write the JSON records here")
     parser.add_argument("--child", nargs=2, metavar=("SETUP", "WHAT"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         print(json.dumps(child(*args.child)))
         return 0
+    os.environ["COST_HVP"] = args.hvp  # the children inherit it
     names = ["quick"] if args.quick else args.setups.split(",")
     print(f"python + torch + adamlr start-up: {_startup():.1f} s (apart from every figure below); threads "
-          f"{os.environ.get('COST_THREADS', '1')}", flush=True)
+          f"{os.environ.get('COST_THREADS', '1')}; HVP {args.hvp}", flush=True)
     rows = []
     for name in names:
         row = measure(name, args.reference, not args.no_memory)
