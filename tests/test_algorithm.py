@@ -2,6 +2,7 @@
 the sizing to the answer (subset growth, the adaptive draw, identical samples) on closed forms."""
 
 import os
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -224,3 +225,28 @@ def test_the_draw_stop_reads_only_the_samples():
     assert draw_stop([s(0, 1.0), s(1, 0.5), s(2, 0.7)], spec) == "budget"  # three: the budget ends the draw
     assert draw_stop([s(0, 1.0), s(1, 0.95), s(2, 0.97)], SolveSpec(samples=10, adaptive=True)) == "settled"
     assert draw_stop([s(0, 1.0), s(1, 0.95)], SolveSpec(samples=10, adaptive=False)) is None
+
+
+def test_a_one_batch_solve_caches_its_graph_when_allowed_and_gives_the_streamed_norm(monkeypatch):
+    """Streaming one batch holds that batch's gradient graph as caching does, and rebuilds it for every product:
+    with ``cache_one_batch`` (the ``auto`` mode) a one-batch subset is solved cached, with the streamed K̂ to
+    rounding; a subset of several batches streams, and so does every solve without the flag (``--hvp stream``)."""
+    import adamlr.algorithm as algorithm
+
+    real, used = algorithm.HessianOperator, []
+
+    def spy(objective, params, mode):
+        used.append((objective.batches.n_batches, mode))
+        return real(objective, params, mode)
+
+    monkeypatch.setattr(algorithm, "HessianOperator", spy)
+    with preserved_rng():
+        problem = prepare(A + "wide_linear_model", A + "large_lsq_data", "mse", device="cpu", dtype="float64", seed=0,
+                          chunk_size=100)
+    spec = SolveSpec(samples=2, subset=128, tol=1e-8, max_iter=60, hvp="stream")
+    streamed = run(problem, spec)
+    one_batch = run(problem, replace(spec, cache_one_batch=True))
+    several = run(problem, replace(spec, subset=512, cache_one_batch=True))
+    assert used == [(1, "stream")] * 2 + [(1, "cached")] * 2 + [(5, "stream")] * 2
+    assert (streamed.hvp, one_batch.hvp, several.hvp) == ("stream", "cached", "stream")
+    assert k_hat_of(one_batch.samples) == pytest.approx(k_hat_of(streamed.samples), rel=1e-10)

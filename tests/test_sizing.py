@@ -125,3 +125,14 @@ def test_plot_writes_a_figure_and_without_matplotlib_warns_in_one_line(tmp_path,
     assert r.exit_code == 0 and not (tmp_path / "none.png").exists()
     lines = [x for x in r.stderr.splitlines() if x.strip()]
     assert len([x for x in lines if "matplotlib is not installed" in x]) == 1
+
+
+def test_under_auto_one_batch_subsets_are_solved_cached_and_the_report_says_so(monkeypatch):
+    """Where no whole-data graph fits (``auto`` streams), the default's subsets of one batch are solved with their
+    graph cached, and the result says ``cached``; an explicit ``stream`` is kept, for the same K̂."""
+    monkeypatch.setattr("adamlr.hvp.memory_budget", lambda device: 0)
+    options = {"loss": "mse", "epochs": 10, "rule": "paper", "probe_steps": 0, "dtype": "float64"}
+    auto = estimate(A + "wide_linear_model", A + "large_lsq_data", **options)
+    streamed = estimate(A + "wide_linear_model", A + "large_lsq_data", hvp="stream", **options)
+    assert (auto.hvp_mode, streamed.hvp_mode) == ("cached", "stream")
+    assert auto.k_hat == pytest.approx(streamed.k_hat, rel=1e-8)

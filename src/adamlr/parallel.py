@@ -31,6 +31,7 @@ from adamlr.algorithm import (
     SolveSpec,
     draw_stop,
     first_sample,
+    hvp_mode_for,
     identical_to_first,
     solve_sample,
     subsampler_for,
@@ -160,7 +161,8 @@ def _shared_samples(run: Run, start: Start, finished: dict[int, SampleResult], p
     done = {0: first}
     progress.sample_finished(first)
     if spec.samples > 1 and identical_to_first(w0, spec, make_model):
-        return SamplesOutcome((first,), target.batches.n_examples, objective.batches.n_examples, growth, "identical")
+        return SamplesOutcome((first,), target.batches.n_examples, objective.batches.n_examples, growth, "identical",
+                              hvp_mode_for(target, spec))
     todo = [j for j in range(1, spec.samples) if j not in finished]
     for sample in sorted((s for j, s in finished.items() if j > 0), key=lambda s: s.index):
         done[sample.index] = sample
@@ -178,9 +180,10 @@ def _shared_samples(run: Run, start: Start, finished: dict[int, SampleResult], p
         stop = _stopped_at(done, spec)
         if stop is not None:
             kept = tuple(done[j] for j in range(stop[0] + 1))
-            return SamplesOutcome(kept, target.batches.n_examples, objective.batches.n_examples, growth, stop[1])
+            return SamplesOutcome(kept, target.batches.n_examples, objective.batches.n_examples, growth, stop[1],
+                                  hvp_mode_for(target, spec))
     return SamplesOutcome(tuple(done[j] for j in range(spec.samples)), target.batches.n_examples,
-                          objective.batches.n_examples, growth, "all drawn")
+                          objective.batches.n_examples, growth, "all drawn", hvp_mode_for(target, spec))
 
 
 def _stopped_at(done: dict[int, SampleResult], spec: SolveSpec) -> tuple[int, SamplesStop] | None:

@@ -105,6 +105,7 @@ def solve_spec(settings: Settings, start: Start, problem: Problem) -> SolveSpec:
         method=settings.method, tol=settings.solver_tol, max_iter=settings.max_iter, seed=settings.seed,
         batch_size=settings.batch_size, batches_per_sample=settings.batches_per_sample, hvp=start.mode,
         budget=hessian_budget(objective.batches.n_examples, start.graph_bytes) if sized else None,
+        cache_one_batch=settings.hvp == "auto",
     )
 
 
@@ -204,7 +205,7 @@ def build_result(run: Run, start: Start, outcome: SamplesOutcome, diagnostics: D
         model={**names["model"], "class": type(problem.user_model).__name__, "parameters": problem.n_params},
         data={**names["data"], "examples": batches.n_examples, "batches": batches.n_batches,
               "held_in_memory": batches.kept_in_memory, "loss": problem.objective.loss_name},
-        device=str(problem.device), dtype=settings.dtype, hvp_mode=start.mode, seconds=seconds,
+        device=str(problem.device), dtype=settings.dtype, hvp_mode=outcome.hvp or start.mode, seconds=seconds,
         peak_memory_bytes=peak, peak_memory_kind=kind, version=__version__, partial=partial,
         rules=diagnostics.rules if diagnostics else {"paper": alpha_of(run, start, samples)},
         probe=diagnostics.probe if diagnostics else None, search=diagnostics.search if diagnostics else None,
