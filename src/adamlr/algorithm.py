@@ -119,7 +119,7 @@ def hvp_mode_for(objective: Objective, spec: SolveSpec) -> HvpMode:
     """How a solve on ``objective`` computes its products: ``spec.hvp``, but ``cached`` for data of one batch
     when ``spec.cache_one_batch``. Streaming one batch holds that batch's gradient graph as caching does, and
     rebuilds it for every product: caching it costs no more memory and saves the forward and first backward
-    of each product (30 % of the samples' time on a ResNet-18's 128-example subset, benchmarks/cost.py)."""
+    of each product (13–17 % of the samples' time on a ResNet-18's 128-example subset, docs/benchmarks.md)."""
     one_batch = spec.cache_one_batch and objective.batches.n_batches == 1
     return "cached" if one_batch else spec.hvp
 
