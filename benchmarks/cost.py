@@ -24,7 +24,7 @@ cost with that many (its measured seconds, the search's scaled down): the least 
 parabola needs three probed rates could cost, whatever its anchor. ``--hvp cached`` or ``stream``
 forces the default's Hessian-vector products (``auto``: the library's choice).
 
-    OMP_NUM_THREADS=1 python benchmarks/cost.py                    # the realistic setups (~15 min here)
+    OMP_NUM_THREADS=1 python benchmarks/cost.py                    # the realistic setups (~17 min here)
     OMP_NUM_THREADS=1 python benchmarks/cost.py --setups char_lm,resnet18 --hvp cached   # the graph cached
     python benchmarks/cost.py --setups mlp60k --reference          # with the whole-data reference α
     python benchmarks/cost.py --quick                              # a small setup, seconds (CI)

@@ -105,7 +105,8 @@ class SolveSpec:
 
 @dataclass(frozen=True)
 class SamplesOutcome:
-    """What :func:`run_samples` found besides the samples: the subset used and why the draw stopped."""
+    """What :func:`run_samples` found besides the samples: the subset used, why the draw stopped, and the mode of
+    the products on that subset (:func:`hvp_mode_for`; None: not known, e.g. an interrupted run)."""
 
     samples: tuple[SampleResult, ...]
     examples: int
