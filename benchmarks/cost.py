@@ -176,9 +176,10 @@ def _startup() -> float:
     return time.perf_counter() - started
 
 
-def measure(name: str, reference: bool, memory: bool) -> dict[str, Any]:
+def measure(name: str, reference: bool, memory: bool, hvp: str = "auto") -> dict[str, Any]:
     """Every measurement of one setup, each in its own process."""
-    row: dict[str, Any] = {"setup": name, "epoch": _spawn(name, "epoch"), "default": _spawn(name, "default")}
+    row: dict[str, Any] = {"setup": name, "epoch": _spawn(name, "epoch"),
+                           "default": _spawn(name, "default", {"COST_HVP": hvp})}
     if memory:
         row["memory"] = _spawn(name, "memory")
         if row["memory"]["hvp_mode"] == "stream":
@@ -241,13 +242,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         print(json.dumps(child(*args.child)))
         return 0
-    os.environ["COST_HVP"] = args.hvp  # the children inherit it
     names = ["quick"] if args.quick else args.setups.split(",")
     print(f"python + torch + adamlr start-up: {_startup():.1f} s (apart from every figure below); threads "
           f"{os.environ.get('COST_THREADS', '1')}; HVP {args.hvp}", flush=True)
     rows = []
     for name in names:
-        row = measure(name, args.reference, not args.no_memory)
+        row = measure(name, args.reference, not args.no_memory, args.hvp)
         rows.append(row)
         print(_line(row), flush=True)
     if args.out:

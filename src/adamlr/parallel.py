@@ -160,9 +160,13 @@ def _shared_samples(run: Run, start: Start, finished: dict[int, SampleResult], p
         target, growth = subset_objective(objective, subsampler, first.examples or 0), first.growth
     done = {0: first}
     progress.sample_finished(first)
-    if spec.samples > 1 and identical_to_first(w0, spec, make_model):
-        return SamplesOutcome((first,), target.batches.n_examples, objective.batches.n_examples, growth, "identical",
+
+    def outcome(kept: tuple[SampleResult, ...], stop: SamplesStop) -> SamplesOutcome:
+        return SamplesOutcome(kept, target.batches.n_examples, objective.batches.n_examples, growth, stop,
                               hvp_mode_for(target, spec))
+
+    if spec.samples > 1 and identical_to_first(w0, spec, make_model):
+        return outcome((first,), "identical")
     todo = [j for j in range(1, spec.samples) if j not in finished]
     for sample in sorted((s for j, s in finished.items() if j > 0), key=lambda s: s.index):
         done[sample.index] = sample
@@ -179,11 +183,8 @@ def _shared_samples(run: Run, start: Start, finished: dict[int, SampleResult], p
                 progress.sample_finished(sample)
         stop = _stopped_at(done, spec)
         if stop is not None:
-            kept = tuple(done[j] for j in range(stop[0] + 1))
-            return SamplesOutcome(kept, target.batches.n_examples, objective.batches.n_examples, growth, stop[1],
-                                  hvp_mode_for(target, spec))
-    return SamplesOutcome(tuple(done[j] for j in range(spec.samples)), target.batches.n_examples,
-                          objective.batches.n_examples, growth, "all drawn", hvp_mode_for(target, spec))
+            return outcome(tuple(done[j] for j in range(stop[0] + 1)), stop[1])
+    return outcome(tuple(done[j] for j in range(spec.samples)), "all drawn")
 
 
 def _stopped_at(done: dict[int, SampleResult], spec: SolveSpec) -> tuple[int, SamplesStop] | None:
