@@ -220,13 +220,20 @@ def build_result(run: Run, start: Start, outcome: SamplesOutcome, diagnostics: D
 
 def _accuracy(initial: InitialLoss, outcome: SamplesOutcome) -> Accuracy:
     growth = outcome.growth
-    change = abs(growth[-1][1] - growth[-2][1]) / growth[-1][1] if len(growth) > 1 else None
+    change = _relative_change(growth[-2][1], growth[-1][1]) if len(growth) > 1 else None
     loss_error = initial.standard_error / initial.value if initial.standard_error and initial.value else 0.0
     norms = sorted(s.spectral_norm for s in outcome.samples)
     median = norms[len(norms) // 2]
     return Accuracy(outcome.examples, initial.examples, initial.total, initial.standard_error, growth, change,
                     outcome.stop, norms[-1] / median if median > 0 else float("inf"),
                     0.5 * ((loss_error or 0.0) ** 2 + (change or 0.0) ** 2) ** 0.5)
+
+
+def _relative_change(before: float, last: float) -> float:
+    """|last − before| / |last|; 1 (all of it) when ‖H‖ fell to 0, 0 when it stayed there (a saturated softmax)."""
+    if last == before:
+        return 0.0
+    return abs(last - before) / abs(last) if last else 1.0
 
 
 def _names(problem: Problem) -> dict[str, dict[str, Any]]:
