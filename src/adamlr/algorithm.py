@@ -141,6 +141,9 @@ def _solve(objective: Objective, params: Params, spec: SolveSpec, seed: int, on_
         raise NumericalError(f"expected finite Hessian-vector products, found the eigen-solver failing on them "
                              f"({exc}); are the sampled weights too large for the model (scale {spec.scale})?"
                              ) from exc
+    except NumericalError as exc:  # the solver refused a NaN or inf product
+        raise NumericalError(f"{exc} (weights {spec.weights}, scale {spec.scale}); are the sampled weights too large "
+                             "for the model, or does the loss turn NaN?") from exc
     finally:
         operator.release()
     for value, what in ((operator.loss, "loss"), (eigen.spectral_norm, "Hessian spectral norm")):

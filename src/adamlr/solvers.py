@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import torch
 
 from adamlr.choices import EIGEN_TARGETS, Method, Which
+from adamlr.errors import NumericalError
 from adamlr.stop_rules import BOUND_RESIDUAL, RESIDUAL_MARGIN, lanczos_verdict, ritz
 
 __all__ = ["BOUND_RESIDUAL", "RESIDUAL_MARGIN", "EigenResult", "Lanczos", "PowerMethod", "spectral_norm"]
@@ -218,10 +219,16 @@ def spectral_norm(matvec: Matvec, start: torch.Tensor, *, method: Method = "lanc
         ValueError: an unknown ``method`` or ``which``, or ``which="largest"`` with
             the power method (it converges to the largest magnitude; a shift that made it find
             max λ would need a bound on the spectrum that we do not have).
+        NumericalError: a product with a NaN or infinite entry (a loss that turns NaN or infinite mid-solve).
     """
     solver = _make(method, start, tol, max_iter, which, ceiling)
     while not solver.done:
-        solver.step(matvec(solver.vector))
+        product = matvec(solver.vector)
+        if not bool(torch.isfinite(product).all()):  # NaN would reach the Ritz values' eigh (LinAlgError) or θ
+            raise NumericalError(f"expected finite Hessian-vector products, found a NaN or infinite entry in product "
+                                 f"{solver.iterations + 1} of the eigen-solve: the loss or its gradient is not finite "
+                                 "near these weights")
+        solver.step(product)
         if callback:
             callback(solver.iterations, solver.theta, solver.residual)
     result = solver.result()
