@@ -249,7 +249,8 @@ def first_sample(objective: Objective, w0: Params, spec: SolveSpec, subsampler: 
         cold = cold or sample.iterations
         growth.append((target.batches.n_examples, sample.spectral_norm))
         done = target is objective or m >= spec.max_examples
-        if len(growth) > 1 and abs(growth[-1][1] - growth[-2][1]) <= spec.accuracy / 2 * growth[-1][1]:
+        settled = len(growth) > 1 and abs(growth[-1][1] - growth[-2][1]) <= spec.accuracy / 2 * growth[-1][1]
+        if settled and growth[-1][1] > 0:  # 0 twice (a saturated softmax) is no sign of settling: grow on
             done = True
         projected = spent + work(2 * m, sample.iterations) + (MIN_SAMPLES - 1) * work(2 * m, cold)
         if done or (spec.budget is not None and projected > spec.budget):
