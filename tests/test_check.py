@@ -113,3 +113,28 @@ def test_string_lr_and_list_index(tmp_path):
 def test_bad_band(band):
     with pytest.raises(ConfigError):
         parse_band(band)
+
+
+@pytest.mark.parametrize("rule", ["search", "probe_halving", "paper"])
+def test_every_report_calls_the_recommended_rate_by_its_rule(tmp_path, rule):
+    """Issue 28: `recommended rate (rule)` in estimate, check (rich, json, github) and compare; α is the paper's."""
+    name = f"recommended rate ({rule})"
+    path = config(tmp_path, 0.5)
+    estimate = runner.invoke(app, ["estimate", "-m", A + "tiny_mlp", "-d", A + "tiny_data", "--epochs", "5",
+                                   "--samples", "2", "--rule", rule, "--cache-dir", str(tmp_path / "cache")])
+    text = " ".join(estimate.stdout.split())
+    assert estimate.exit_code == 0 and name in text and "the paper's α" in text
+    reports = {fmt: check(path, "--rule", rule, "--format", fmt, cache=tmp_path / "cache")
+               for fmt in ("rich", "json", "github")}
+    rich, github = (" ".join(reports[f].stdout.split()) for f in ("rich", "github"))
+    assert f"the {name} = " in rich and f"adamlr's {name} = " in github
+    assert "recommended α" not in rich and "alpha" not in github
+    d = json.loads(reports["json"].stdout)
+    assert d["rule"] == rule and d["estimate"]["rule"] == rule
+    assert d["estimate"]["recommended_lr"] == d["recommended_lr"]
+    if rule != "search":
+        return
+    compare = runner.invoke(app, ["compare", "-m", A + "tiny_mlp", "-d", A + "tiny_data", "--epochs", "1",
+                                  "--samples", "2", "--arms", "adamlr", "--out", str(tmp_path / "compare")])
+    assert compare.exit_code == 0
+    assert "adamlr arm: recommended rate (search) seed 0:" in " ".join(compare.stdout.split())

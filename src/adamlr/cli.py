@@ -314,7 +314,8 @@ def compare_command(
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
-    """Train Adam from the same initial weights with adamlr's α, the paper's 7 schedulers and 4 constant steps."""
+    """Train Adam from the same initial weights at adamlr's recommended rate, the paper's α, the paper's 7 schedulers
+    and 4 constant steps."""
     from adamlr.comparison.api import compare
     from adamlr.comparison.report import ranking
     from adamlr.rich_progress import RichCompareProgress
@@ -362,7 +363,7 @@ def check_command(
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
-    """Exit 0 when the configured Adam learning rate lies within the band around α, 4 when it does not."""
+    """Exit 0 when the configured Adam learning rate lies within the band around the recommended rate, 4 when not."""
     from adamlr.config_check import EXIT_OUTSIDE_BAND, CheckResult, check
 
     with errors_to_exit(debug), session() as comm:  # under torchrun: one process group; rank 0 prints and writes

@@ -327,7 +327,7 @@ Seeds = Annotated[
     Optional[str],
     typer.Option("--seeds", help="Comma-separated seeds, e.g. 0,1,2: every arm is repeated and the spread reported."),
 ]
-Lr = Annotated[Optional[float], typer.Option("--lr", help="Use this α for the adamlr arm instead of estimating it.")]
+Lr = Annotated[Optional[float], typer.Option("--lr", help="Use this rate for the adamlr arm instead of estimating it.")]
 Arms = Annotated[
     Optional[str],
     typer.Option("--arms", help="all (default), paper, schedulers, constants, optional, or arm names, "
@@ -356,12 +356,13 @@ CheckConfig = Annotated[Path, typer.Option("--config", "-c", help="The training 
 LrKey = Annotated[
     str, typer.Option("--lr-key", help="Dotted key path of the learning rate, e.g. optimizer.lr (list items by index).")
 ]
-Band = Annotated[str, typer.Option("--band", help="Pass when low·α ≤ lr ≤ high·α.")]
+Band = Annotated[str, typer.Option("--band", help="Pass when low·rate ≤ lr ≤ high·rate, rate the recommended rate.")]
 Section = Annotated[
     str, typer.Option("--section", help="Section of the same YAML with model, data and estimate settings.")
 ]
 Write = Annotated[
-    bool, typer.Option("--write", help="Set the key to α in place (the rest of the file, comments included, is kept).")
+    bool, typer.Option("--write", help="Set the key to the recommended rate in place (the rest of the file, "
+                                       "comments included, is kept).")
 ]
 Format = Annotated[
     Optional[choices.ReportFormat],

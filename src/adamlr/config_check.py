@@ -1,4 +1,4 @@
-"""``adamlr check``: is the learning rate in a training config within a band around α?
+"""``adamlr check``: is the learning rate in a training config within a band around the recommended rate?
 
 The learning rate is found at a dotted key path (``optimizer.lr``; list items by index,
 ``optimizers.0.lr``) in the user's YAML. ``write_lr`` replaces just that scalar's text,
@@ -33,11 +33,12 @@ class CheckResult:
 
     Attributes:
         configured_lr: the rate found in the config.
-        recommended_lr: α from the estimate.
+        recommended_lr: the estimate's recommended rate (its rule's, ``estimate.rule``; the paper's α under
+            ``--rule paper``).
         ratio: configured / recommended.
-        band: (low, high) multipliers of α that pass.
-        within: low·α ≤ configured ≤ high·α.
-        written: whether ``--write`` set the key to α.
+        band: (low, high) multipliers of the recommended rate that pass.
+        within: low·rate ≤ configured ≤ high·rate.
+        written: whether ``--write`` set the key to the recommended rate.
     """
 
     config: str
@@ -185,9 +186,9 @@ def check(config: str | Path, lr_key: str, *, band: str | tuple[float, float] = 
 def verdict(config: str, lr_key: str, configured: float, result: EstimateResult, band: tuple[float, float],
             written: bool) -> CheckResult:
     low, high = band
-    alpha = result.recommended_lr  # the paper's α unless --rule picked another rule
-    return CheckResult(config, lr_key, configured, alpha, configured / alpha, band,
-                       low * alpha <= configured <= high * alpha, written, result)
+    rate = result.recommended_lr  # the rule's (search by default); the paper's α only under --rule paper
+    return CheckResult(config, lr_key, configured, rate, configured / rate, band,
+                       low * rate <= configured <= high * rate, written, result)
 
 
 def parse_band(text: str) -> tuple[float, float]:

@@ -8,7 +8,7 @@ Exit codes:
     1: the user's input or code failed (:class:`InputError` and subclasses).
     2: usage: nonsense options or an invalid configuration (:class:`UsageError`).
     3: under ``--strict``: a weight sample did not converge (:class:`NotConvergedError`),
-       or the probe's loss rose above L(w0) at α (:class:`ProbeRoseError`).
+       or the probe's loss rose above L(w0) at the recommended rate (:class:`ProbeRoseError`).
     4: ``adamlr check``: the configured learning rate lies outside the band.
     130: interrupted (Ctrl-C) (:class:`Interrupted`).
 """
@@ -105,7 +105,7 @@ class NotConvergedError(ResultError):
 
 
 class ProbeRoseError(ResultError):
-    """Raised (only under ``strict``) when the probe's loss rose above L(w0) at the recommended α."""
+    """Raised (only under ``strict``) when the probe's loss rose above L(w0) at the recommended rate."""
 
     exit_code = 3
 

@@ -38,7 +38,8 @@ def _rate_panel(ax: Any, result: EstimateResult, probes: list[ProbeResult]) -> N
         ax.plot(blown, [top] * len(blown), "x", color="red", ms=8, label="blew up")
     initial = probes[0].initial_loss if probes else result.initial_loss
     ax.axhline(initial, color="0.6", lw=0.8, ls=":", label="L(w0)")
-    ax.axvline(result.recommended_lr, color="green", lw=1.5, label=f"recommended {result.recommended_lr:.3g}")
+    ax.axvline(result.recommended_lr, color="green", lw=1.5,
+               label=f"recommended rate ({result.rule}) {result.recommended_lr:.3g}")
     ax.axvline(result.lr, color="purple", lw=1.2, ls="--", label=f"paper's α {result.lr:.3g}")
     ax.set(xscale="log", yscale="log", xlabel="learning rate", ylabel="loss after the probe",
            title="probes: loss against rate")
@@ -84,8 +85,8 @@ def plot_estimate(result: EstimateResult, path: str | Path) -> Path:
         for ax in axes[:2]:
             ax.text(0.5, 0.5, "no probes ran (--probe-steps 0)", ha="center", va="center", transform=ax.transAxes)
     _samples_panel(axes[2], result)
-    fig.suptitle(f"{result.model['name']} on {result.data['name']}: recommended {result.recommended_lr:.3g} "
-                 f"({result.rule}), paper's α {result.lr:.3g}", fontsize=10)
+    fig.suptitle(f"{result.model['name']} on {result.data['name']}: recommended rate ({result.rule}) "
+                 f"{result.recommended_lr:.3g}, paper's α {result.lr:.3g}", fontsize=10)
     fig.tight_layout()
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -34,6 +34,11 @@ BENCHMARK_LINE = ("on docs/recommendation.md's 12 holdout setups the search rule
                   "constant rate of a grid on 10 and good on 9; the paper's α on 7 and 5")
 
 
+def rate_name(rule: str) -> str:
+    """What every report calls the rate it recommends: ``recommended rate (search)``; α is the paper's formula only."""
+    return f"recommended rate ({rule})"
+
+
 def _facts(r: EstimateResult) -> Table:
     s = r.settings
     t = Table.grid(padding=(0, 2))
@@ -45,7 +50,7 @@ def _facts(r: EstimateResult) -> Table:
     if accuracy is not None:
         samples += f" ({accuracy.samples_stop})"
     rows = [
-        ("rate", f"{r.recommended_lr:.6g}   ({RULE_NAMES_SHOWN.get(r.rule, r.rule)}; --rule {r.rule})"),
+        (rate_name(r.rule), f"{r.recommended_lr:.6g}   ({RULE_NAMES_SHOWN.get(r.rule, r.rule)}; --rule {r.rule})"),
         ("α", f"{r.lr:.6g}   = sqrt(2·(L(w0){floor}) / (K̂·T)), the paper's rate"),
         ("K̂", f"{r.k_hat:.6g}   {samples}"),
         ("L(w0)", f"{r.initial_loss:.6g}   mean {r.data['loss']} over {_examples(r)}"),
@@ -160,7 +165,7 @@ def _diagnostics(r: EstimateResult) -> Table:
     if r.stability is not None:
         st = r.stability
         limit = "none (no positive curvature)" if not math.isfinite(st.lr_limit) else f"{st.lr_limit:.3g}"
-        ratio = "" if st.ratio is None else f"the rate = {st.ratio:.3g}× the limit; "
+        ratio = "" if st.ratio is None else f"the {rate_name(r.rule)} = {st.ratio:.3g}× the limit; "
         t.add_row("stability", f"{ratio}Adam's limit at w0 {limit} = 38/λ_max(P^-½HP^-½), λ_max {st.sharpness:.4g} "
                   f"(P after {st.warmup_steps} steps at {st.warmup_lr:g}, ε {st.eps:g}); {st.seconds:.2f} s. "
                   "Information, not a verdict: good rates often start above it")
@@ -172,9 +177,9 @@ def _diagnostics(r: EstimateResult) -> Table:
 
 def render(r: EstimateResult) -> RenderableType:
     """The human report: headline, facts, diagnostics, per-sample table, warnings."""
-    head = Text.assemble(("Recommended Adam learning rate  ", "bold"), (f"{r.recommended_lr:.4g}", "bold green"))
-    if r.rule != "paper":
-        head.append(f"  (--rule {r.rule}; the paper's α = {r.lr:.4g})")
+    head = Text.assemble(("Recommended Adam learning rate  ", "bold"), (f"{r.recommended_lr:.4g}", "bold green"),
+                         f"   {rate_name(r.rule)}" + (f" · the paper's α = {r.lr:.4g}" if r.rule != "paper" else
+                                                       " = the paper's α"))
     if r.partial:
         planned = r.settings.get("samples") or "the"
         head.append(f"   PARTIAL: {len(r.samples)} of {planned} samples", style="bold yellow")
@@ -208,12 +213,13 @@ def render_check(c: CheckResult) -> RenderableType:
     low, high = c.band
     verdict = (Text("PASS", style="bold green") if c.within else Text("FAIL", style="bold red"))
     head = Text.assemble(verdict, f"  {c.lr_key} = {c.configured_lr:.4g} in {c.config} is {c.ratio:.3g}× "
-                         f"the recommended α = {c.recommended_lr:.4g} (band {low:g}×–{high:g}×)")
+                         f"the {rate_name(c.estimate.rule)} = {c.recommended_lr:.4g} (band {low:g}×–{high:g}×)")
     parts: list[RenderableType] = [head]
     if c.written:
         parts.append(Text(f"wrote {c.lr_key} = {c.recommended_lr:.6g} into {c.config}", style="yellow"))
     if c.estimate.cache and c.estimate.cache.get("hit"):
-        parts.append(Text(f"α from the cache ({c.estimate.cache['path']})", style="dim"))
+        parts.append(Text(f"the {rate_name(c.estimate.rule)} from the cache ({c.estimate.cache['path']})",
+                          style="dim"))
     parts.append(render(c.estimate))
     return Group(*parts)
 
@@ -222,8 +228,8 @@ def github_annotations(c: CheckResult) -> str:
     """GitHub Actions workflow commands: ::error when outside the band, ::notice otherwise."""
     low, high = c.band
     level = "notice" if c.within else "error"
-    message = (f"{c.lr_key} = {c.configured_lr:.4g} is {c.ratio:.3g}x the recommended Adam learning rate "
-               f"alpha = {c.recommended_lr:.4g} (allowed {low:g}x-{high:g}x)")
+    message = (f"{c.lr_key} = {c.configured_lr:.4g} is {c.ratio:.3g}x adamlr's {rate_name(c.estimate.rule)} = "
+               f"{c.recommended_lr:.4g} for Adam (allowed {low:g}x-{high:g}x)")
     if c.written:
         message += f"; wrote {c.recommended_lr:.6g} into the file"
     return f"::{level} file={c.config},title=adamlr check::{message}"

@@ -61,5 +61,20 @@ def ranking(results: dict[str, Any]) -> RenderableType:
         if s["diverged"]:
             name.append(" (diverged)", style="red")
         table.add_row(name, s["family"], *cells)
-    lrs = ", ".join(f"seed {k}: {v:.4g}" for k, v in results["adamlr_lr"].items())
-    return Group(table, Text(f"adamlr α: {lrs}"))
+    return Group(table, Text(_rates_line(results)))
+
+
+def _rates_line(results: dict[str, Any]) -> str:
+    """The adamlr arm's rate, named as every report names it (``recommended rate (search)``), and the paper's α.
+
+    >>> _rates_line({"adamlr_lr": {"0": 0.5}, "adamlr_recommended_lr": {"0": 0.02}, "adamlr_rule": "search"})
+    "adamlr arm: recommended rate (search) seed 0: 0.02; the paper's α seed 0: 0.5"
+    """
+    alphas = ", ".join(f"seed {k}: {v:.4g}" for k, v in results["adamlr_lr"].items())
+    rule, rates = results.get("adamlr_rule"), results.get("adamlr_recommended_lr")
+    if rule == "--lr":
+        return f"adamlr arm: the rate given by --lr {alphas}"
+    if not isinstance(rates, dict) or not isinstance(rule, str):  # results written before these keys
+        return f"the paper's α {alphas}"
+    return f"adamlr arm: recommended rate ({rule}) " + ", ".join(f"seed {k}: {v:.4g}" for k, v in rates.items()) + \
+        f"; the paper's α {alphas}"

@@ -190,12 +190,14 @@ def _run_compare(cs: CompareSettings, store: Store, force: bool, progress: Compa
         if cs.test_data is not None else None
     runs: list[RunResult] = []
     estimates = {}
+    recommended_lrs: dict[int, float] = {}
     for seed in cs.seeds:
         with preserved_rng():
             module, factory, _ = build_model(cs.model, seed)
         state = {k: v.detach().clone() for k, v in module.state_dict().items()}
         make = factory or _copier(module)
         recommended, alpha, estimates[seed] = _alpha(cs, seed, store, force, progress)
+        recommended_lrs[seed] = recommended
         spec = TrainSpec(make, state, train_data, test_data, loss_fn, loss_name, cs.epochs,
                          cs.batch_size if isinstance(cs.batch_size, int) else None, device, dtype, batching, stream,
                          cs.output)
@@ -209,7 +211,10 @@ def _run_compare(cs: CompareSettings, store: Store, force: bool, progress: Compa
     header = {"model": describe(cs.model), "data": describe(cs.data) if cs.data is not None else train_data.description,
               "test_data": describe(cs.test_data) if cs.test_data is not None else None, "loss": loss_name,
               "epochs": cs.epochs, "batch_size": cs.batch_size, "batching": text, "seeds": list(cs.seeds),
-              "adamlr_lr": {str(s): e["lr"] for s, e in estimates.items()}}
+              "adamlr_lr": {str(s): e["lr"] for s, e in estimates.items()},
+              "adamlr_recommended_lr": {str(s): rate for s, rate in recommended_lrs.items()},
+              "adamlr_rule": "--lr" if cs.lr is not None else next(
+                  (str(e["rule"]) for e in estimates.values() if isinstance(e.get("rule"), str)), "search")}
     return aggregate(header, runs, store)
 
 
