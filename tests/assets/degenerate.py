@@ -195,6 +195,15 @@ def _constant_detached(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Te
     return torch.tensor(1.0)
 
 
+def _squares(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """The outputs' mean square: exactly 0 at w0 for a model whose output is 0 there (``zero_output``)."""
+    return (outputs**2).mean()
+
+
+def _zero(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    return outputs.sum() * 0.0
+
+
 def _nonscalar(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     return ((outputs - targets.reshape(outputs.shape[0], -1).to(outputs.dtype)) ** 2).mean(1)
 
@@ -223,7 +232,8 @@ def turns_bad(at: int, value: float) -> Callable[[torch.Tensor, torch.Tensor], t
 
 
 LOSSES: dict[str, Any] = {
-    "fit": _fit, "linear": _linear, "constant": _constant, "constant_detached": _constant_detached,
+    "fit": _fit, "squares": _squares, "zero": _zero, "linear": _linear, "constant": _constant,
+    "constant_detached": _constant_detached,
     "nonscalar": _nonscalar, "nontensor": _nontensor,
 }
 
