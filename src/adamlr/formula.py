@@ -39,6 +39,8 @@ def recommended_lr(initial_loss: float, k_hat: float, horizon: float, loss_floor
     gap = initial_loss - loss_floor
     if not gap > 0:
         raise NumericalError(
-            f"expected the initial loss {initial_loss:.6g} to lie above the loss floor {loss_floor:.6g}"
+            f"expected the initial loss {initial_loss:.6g} to lie above the loss floor {loss_floor:.6g}, found it "
+            "at or below: nothing to descend at w0 (a model that already fits, a loss that is 0 or negative there, "
+            "or --loss-floor too high)"
         )
     return math.sqrt(2.0 * gap / (k_hat * horizon))
